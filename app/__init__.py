@@ -1,0 +1,1 @@
+"""PrivChat core: configuration, storage, domain services, bus, auth, metrics."""

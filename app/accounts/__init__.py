@@ -1,0 +1,1 @@
+"""Users: registration, profiles, login (with app.devices for sessions)."""

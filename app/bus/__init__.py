@@ -1,0 +1,5 @@
+"""The event bus: hints between processes (the database stays the truth)."""
+
+from app.bus.bus import EventBus, Subscription
+
+__all__ = ["EventBus", "Subscription"]

@@ -1,0 +1,67 @@
+"""EventBus over `broadcaster`: `memory://` in one process, `redis://` across nodes.
+
+Messages are JSON objects published on topics such as ``user:42``. Every message
+that matters carries a pts or seq, so a lost message heals through sync.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from broadcaster import Broadcast
+
+log = logging.getLogger(__name__)
+
+
+def user_topic(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+class Subscription:
+    def __init__(self, subscriber: Any) -> None:
+        self._subscriber = subscriber
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        async for event in self._subscriber:
+            if event is None:
+                return
+            try:
+                yield json.loads(event.message)
+            except (TypeError, ValueError):
+                log.warning("dropping undecodable bus message on %s", event.channel)
+
+
+class EventBus:
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._broadcast = Broadcast(url)
+        self._connected = False
+
+    @property
+    def backend_name(self) -> str:
+        return self.url.split("://", 1)[0]
+
+    async def connect(self) -> None:
+        if not self._connected:
+            await self._broadcast.connect()
+            self._connected = True
+
+    async def disconnect(self) -> None:
+        if self._connected:
+            self._connected = False
+            await self._broadcast.disconnect()
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        await self._broadcast.publish(topic, json.dumps(message, separators=(",", ":")))
+
+    @asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
+        async with self._broadcast.subscribe(topic) as subscriber:
+            yield Subscription(subscriber)

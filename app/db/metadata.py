@@ -1,0 +1,10 @@
+"""Imports every table module so `SQLModel.metadata` is complete (alembic, tests)."""
+
+from sqlmodel import SQLModel
+
+import app.accounts.tables
+import app.devices.tables  # noqa: F401
+
+metadata = SQLModel.metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,1 @@
+"""Per-device sessions, refresh tokens, revocation and kicks."""

@@ -1,0 +1,198 @@
+"""Device sessions: issuing tokens, refresh rotation, revocation and kicks.
+
+A revocation commits first, then tells every node (bus topic `sessions`) so live
+connections of that device are closed; the per-call session check makes the
+revocation effective on the very next request even if that hint were lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.accounts.tables import User
+from app.bus import EventBus
+from app.bus.bus import user_topic
+from app.context import Principal
+from app.db import Database, Transaction
+from app.db.types import now_ms
+from app.devices import store
+from app.devices.tables import DeviceSession, RefreshToken
+from app.errors import AppError, ErrorCode, not_found
+from app.security import TokenService
+
+TOUCH_INTERVAL_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session: DeviceSession
+
+
+class DeviceService:
+    def __init__(self, *, db: Database, bus: EventBus, tokens: TokenService) -> None:
+        self.db = db
+        self.bus = bus
+        self.tokens = tokens
+
+    # -- issuing ------------------------------------------------------------------------
+
+    async def open_session(
+        self,
+        tx: Transaction,
+        user: User,
+        *,
+        device_id: str,
+        device_name: str,
+        platform: str,
+        ip: str | None,
+    ) -> IssuedTokens:
+        """Create a session for a device inside the caller's transaction. A new login from
+        a device id that already has a live session replaces that session."""
+        assert user.id is not None
+        now = now_ms()
+        previous = [s.id for s in await store.live_sessions(tx.session, user.id) if s.device_id == device_id]
+        replaced = await store.revoke_sessions(
+            tx.session, user.id, [i for i in previous if i is not None], reason="replaced", at=now
+        )
+        if replaced:
+            tx.after_commit(self._announce, user.id, replaced, "replaced")
+        row = await store.insert_session(
+            tx.session,
+            DeviceSession(
+                user_id=user.id,
+                device_id=device_id,
+                device_name=device_name,
+                platform=platform,
+                ip=ip,
+                created_at=now,
+                last_active_at=now,
+            ),
+        )
+        return await self._issue(tx, user.id, row, now)
+
+    async def _issue(self, tx: Transaction, user_id: int, row: DeviceSession, now: int) -> IssuedTokens:
+        assert row.id is not None
+        refresh = self.tokens.new_refresh_token()
+        await store.insert_refresh_token(
+            tx.session,
+            RefreshToken(
+                token_hash=self.tokens.hash_refresh_token(refresh),
+                session_id=row.id,
+                issued_at=now,
+                expires_at=now + self.tokens.refresh_ttl_seconds * 1000,
+            ),
+        )
+        access = self.tokens.issue_access(user_id=user_id, session_id=row.id, device_id=row.device_id)
+        return IssuedTokens(access, refresh, self.tokens.access_ttl_seconds, row)
+
+    # -- checking -----------------------------------------------------------------------
+
+    async def authenticate(self, access_token: str) -> Principal:
+        claims = self.tokens.decode_access(access_token)
+        async with self.db.read() as session:
+            found = await store.get_live_session_with_user(session, claims.session_id)
+        if found is None:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "invalid access token")
+        row, user = found
+        if row.user_id != claims.user_id:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "invalid access token")
+        if row.revoked_at is not None:
+            raise AppError(
+                ErrorCode.SESSION_REVOKED, f"this device session was {row.revoke_reason or 'revoked'}"
+            )
+        if user.disabled:
+            raise AppError(ErrorCode.FORBIDDEN, "account disabled")
+        now = now_ms()
+        if now - row.last_active_at > TOUCH_INTERVAL_MS:
+            async with self.db.transaction() as tx:
+                await store.touch_session(tx.session, claims.session_id, now)
+        return Principal(
+            user_id=row.user_id, session_id=claims.session_id, device_id=row.device_id, is_admin=user.is_admin
+        )
+
+    # -- refresh ------------------------------------------------------------------------
+
+    async def refresh(self, refresh_token: str) -> IssuedTokens:
+        """Rotate a refresh token. Presenting an already-rotated token revokes the session:
+        one of the two holders is not the user."""
+        token_hash = self.tokens.hash_refresh_token(refresh_token)
+        now = now_ms()
+        async with self.db.transaction() as tx:
+            row = await store.get_refresh_token(tx.session, token_hash)
+            if row is None:
+                raise AppError(ErrorCode.UNAUTHENTICATED, "invalid refresh token")
+            device = await store.get_session(tx.session, row.session_id)
+            if device is None or device.revoked_at is not None:
+                raise AppError(ErrorCode.SESSION_REVOKED, "this device session was revoked")
+            if row.expires_at <= now:
+                raise AppError(ErrorCode.TOKEN_EXPIRED, "refresh token expired")
+            if await store.mark_refresh_rotated(tx.session, token_hash, now):
+                await store.touch_session(tx.session, device.id or 0, now)
+                return await self._issue(tx, device.user_id, device, now)
+            revoked = await store.revoke_sessions(
+                tx.session, device.user_id, [row.session_id], reason="refresh_reused", at=now
+            )
+            if revoked:
+                tx.after_commit(self._announce, device.user_id, revoked, "refresh_reused")
+        raise AppError(ErrorCode.SESSION_REVOKED, "refresh token reused; the device session was revoked")
+
+    # -- managing -----------------------------------------------------------------------
+
+    async def list_sessions(self, principal: Principal) -> list[DeviceSession]:
+        async with self.db.read() as session:
+            return list(await store.live_sessions(session, principal.user_id))
+
+    async def logout(self, principal: Principal) -> None:
+        await self._revoke(principal.user_id, [principal.session_id], "logged_out")
+
+    async def revoke(self, principal: Principal, device_id: str, *, reason: str = "revoked") -> int:
+        ids = await self._sessions_of_device(principal, device_id)
+        return len(await self._revoke(principal.user_id, ids, reason))
+
+    async def revoke_all(self, principal: Principal, *, keep_current: bool, reason: str) -> int:
+        async with self.db.read() as session:
+            rows = await store.live_sessions(session, principal.user_id)
+        ids = [r.id for r in rows if r.id is not None and not (keep_current and r.id == principal.session_id)]
+        return len(await self._revoke(principal.user_id, ids, reason))
+
+    async def rename(self, principal: Principal, device_id: str, name: str) -> DeviceSession:
+        ids = await self._sessions_of_device(principal, device_id)
+        async with self.db.transaction() as tx:
+            for session_id in ids:
+                await store.rename_session(tx.session, session_id, name)
+            row = await store.get_session(tx.session, ids[0])
+        assert row is not None
+        return row
+
+    async def _sessions_of_device(self, principal: Principal, device_id: str) -> list[int]:
+        async with self.db.read() as session:
+            rows = await store.live_sessions(session, principal.user_id)
+        ids = [r.id for r in rows if r.device_id == device_id and r.id is not None]
+        if not ids:
+            raise not_found("device")
+        return ids
+
+    async def _revoke(self, user_id: int, session_ids: list[int], reason: str) -> list[tuple[int, str]]:
+        async with self.db.transaction() as tx:
+            revoked = await store.revoke_sessions(
+                tx.session, user_id, session_ids, reason=reason, at=now_ms()
+            )
+            if revoked:
+                tx.after_commit(self._announce, user_id, revoked, reason)
+        return revoked
+
+    async def _announce(self, user_id: int, revoked: list[tuple[int, str]], reason: str) -> None:
+        """Tell every node, so live connections of these sessions close now."""
+        await self.bus.publish(
+            user_topic(user_id),
+            {
+                "type": "session_revoked",
+                "userId": user_id,
+                "sessionIds": [s for s, _ in revoked],
+                "deviceIds": sorted({d for _, d in revoked}),
+                "reason": reason,
+            },
+        )

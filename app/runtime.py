@@ -1,0 +1,89 @@
+"""The running service: settings, database, bus, limiter, metrics and the domain services."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+
+from app.accounts.service import AccountService
+from app.bus import EventBus
+from app.config import Settings
+from app.db import Database
+from app.db.migrate import upgrade_to_head
+from app.devices.service import DeviceService
+from app.events import EventStreams
+from app.metrics import Metrics
+from app.ratelimit import RateLimiter
+from app.security import PasswordHashing, TokenService, resolve_jwt_secret
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What resolvers reach through `ctx.services`. Collaborators are handed in, never global."""
+
+    settings: Settings
+    db: Database
+    bus: EventBus
+    metrics: Metrics
+    ratelimit: RateLimiter
+    tokens: TokenService
+    accounts: AccountService
+    devices: DeviceService
+    events: EventStreams
+
+    def admin_key_matches(self, key: str | None) -> bool:
+        configured = self.settings.security.service_key
+        if key is None or configured is None:
+            return False
+        return hmac.compare_digest(key.encode(), configured.get_secret_value().encode())
+
+
+def build_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    security = settings.security
+    db = Database(settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo)
+    bus = EventBus(settings.redis_url or "memory://")
+    metrics = Metrics()
+    ratelimit = RateLimiter(settings.redis_url)
+    tokens = TokenService(
+        secret=resolve_jwt_secret(settings),
+        access_ttl_seconds=security.access_token_ttl_seconds,
+        refresh_ttl_seconds=security.refresh_token_ttl_seconds,
+    )
+    passwords = PasswordHashing(
+        time_cost=security.password_hash_time_cost, memory_kib=security.password_hash_memory_kib
+    )
+    devices = DeviceService(db=db, bus=bus, tokens=tokens)
+    accounts = AccountService(
+        settings=settings, db=db, passwords=passwords, devices=devices, ratelimit=ratelimit
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        bus=bus,
+        metrics=metrics,
+        ratelimit=ratelimit,
+        tokens=tokens,
+        accounts=accounts,
+        devices=devices,
+        events=EventStreams(bus=bus),
+    )
+
+
+async def start(services: Services) -> None:
+    if services.settings.database.auto_migrate:
+        await upgrade_to_head(services.db)
+    await services.bus.connect()
+    log.info(
+        "runtime started (database=%s, bus=%s)",
+        "sqlite" if services.db.is_sqlite else "postgresql",
+        services.bus.backend_name,
+    )
+
+
+async def stop(services: Services) -> None:
+    await services.bus.disconnect()
+    await services.db.dispose()

@@ -1,0 +1,1 @@
+"""Native binary gateway: frame codec, TCP/QUIC/WebSocket listeners, sessions, client SDK."""
