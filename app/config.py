@@ -88,6 +88,11 @@ class FileSettings(Section):
 
 class CacheSettings(Section):
     redis_url: SecretStr | None = Field(default=None, description="env REDIS_URL")
+    key_prefix: str = Field(
+        default="privchat",
+        pattern=r"^[A-Za-z0-9_\-]{1,32}$",
+        description="namespace for Redis keys and bus topics (several deployments may share one Redis)",
+    )
 
 
 class DatabaseSettings(Section):

@@ -10,9 +10,9 @@ from app.errors import AppError, ErrorCode
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str | None = None) -> None:
+    def __init__(self, redis_url: str | None = None, *, key_prefix: str = "privchat") -> None:
         self.storage: Storage = (
-            RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="privchat-rl")
+            RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=f"{key_prefix}-rl")
             if redis_url
             else MemoryStorage()
         )

@@ -45,9 +45,9 @@ def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     security = settings.security
     db = Database(settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo)
-    bus = EventBus(settings.redis_url or "memory://")
+    bus = EventBus(settings.redis_url or "memory://", prefix=settings.cache.key_prefix)
     metrics = Metrics()
-    ratelimit = RateLimiter(settings.redis_url)
+    ratelimit = RateLimiter(settings.redis_url, key_prefix=settings.cache.key_prefix)
     tokens = TokenService(
         secret=resolve_jwt_secret(settings),
         access_ttl_seconds=security.access_token_ttl_seconds,

@@ -88,12 +88,13 @@ def build_schema(registry: Registry, http: HttpSettings) -> strawberry.Schema:
     rules: list[Any] = [complexity_rule(http.max_complexity)]
     if not http.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    # Factories, so each request gets fresh extension instances.
     extensions: list[Any] = [
         ErrorCodes,
-        MaxTokensLimiter(max_token_count=http.max_tokens),
-        QueryDepthLimiter(max_depth=http.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=http.max_aliases),
-        AddValidationRules(rules),
+        lambda: MaxTokensLimiter(max_token_count=http.max_tokens),
+        lambda: QueryDepthLimiter(max_depth=http.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=http.max_aliases),
+        lambda: AddValidationRules(rules),
     ]
     return strawberry.Schema(
         query=create_type("Query", by_kind[Kind.QUERY]),

@@ -39,8 +39,9 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, url: str = "memory://") -> None:
+    def __init__(self, url: str = "memory://", *, prefix: str = "privchat") -> None:
         self.url = url
+        self._prefix = prefix + ":"
         self._broadcast = Broadcast(url)
         self._connected = False
 
@@ -59,9 +60,9 @@ class EventBus:
             await self._broadcast.disconnect()
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
-        await self._broadcast.publish(topic, json.dumps(message, separators=(",", ":")))
+        await self._broadcast.publish(self._prefix + topic, json.dumps(message, separators=(",", ":")))
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
-        async with self._broadcast.subscribe(topic) as subscriber:
+        async with self._broadcast.subscribe(self._prefix + topic) as subscriber:
             yield Subscription(subscriber)

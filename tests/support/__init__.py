@@ -1,0 +1,1 @@
+"""Shared test support: backends, factories, GraphQL helpers, real server processes."""

@@ -1,0 +1,70 @@
+"""Users and sessions created through the services, never through raw SQL."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from app.context import Principal, RequestContext
+from app.runtime import Services
+
+PASSWORD = "correct-horse-9"
+_counter = itertools.count(1)
+
+
+@dataclass
+class Account:
+    user_id: int
+    username: str
+    access_token: str
+    refresh_token: str
+    principal: Principal
+    device_id: str
+
+    def ctx(self, services: Services, transport: str = "test") -> RequestContext:
+        return RequestContext(services=services, transport=transport, token=self.access_token)
+
+
+async def register(
+    services: Services, username: str | None = None, *, display_name: str | None = None
+) -> int:
+    username = username or f"user{next(_counter)}"
+    user = await services.accounts.register(username=username, password=PASSWORD, display_name=display_name)
+    assert user.id is not None
+    return user.id
+
+
+async def login(
+    services: Services,
+    username: str,
+    *,
+    device_id: str = "dev-1",
+    platform: str = "android",
+    ip: str | None = None,
+) -> Account:
+    result = await services.accounts.login(
+        username=username,
+        password=PASSWORD,
+        device_id=device_id,
+        device_name=f"{username}'s {device_id}",
+        platform=platform,
+        ip=ip,
+        user_agent="pytest",
+    )
+    tokens = result.tokens
+    principal = await services.devices.authenticate(tokens.access_token)
+    assert result.user.id is not None
+    return Account(
+        user_id=result.user.id,
+        username=username,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        principal=principal,
+        device_id=device_id,
+    )
+
+
+async def account(services: Services, username: str | None = None, *, device_id: str = "dev-1") -> Account:
+    username = username or f"user{next(_counter)}"
+    await register(services, username)
+    return await login(services, username, device_id=device_id)
