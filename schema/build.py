@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any, cast
@@ -32,6 +33,8 @@ from app.errors import AppError, ErrorCode
 from app.ops import Kind, Operation, Registry
 from schema.errors import ErrorCodes, to_graphql_error
 from schema.limits import complexity_rule
+
+log = logging.getLogger(__name__)
 
 
 def _query_or_mutation_field(op: Operation) -> Any:
@@ -79,6 +82,17 @@ def _check_names(op: Operation) -> None:
             raise TypeError(f"{op.route}: input type must be named {expected}, not {definition.name}")
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Log only what is unexpected: typed AppErrors and invalid documents are the
+        client's business and are counted in metrics instead."""
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, AppError | GraphQLError):
+                continue
+            log.error("GraphQL execution failed", exc_info=original)
+
+
 def build_schema(registry: Registry, http: HttpSettings) -> strawberry.Schema:
     by_kind: dict[Kind, list[Any]] = {Kind.QUERY: [], Kind.MUTATION: [], Kind.SUBSCRIPTION: []}
     for op in registry:
@@ -96,12 +110,10 @@ def build_schema(registry: Registry, http: HttpSettings) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=http.max_aliases),
         lambda: AddValidationRules(rules),
     ]
-    return strawberry.Schema(
+    return Schema(
         query=create_type("Query", by_kind[Kind.QUERY]),
         mutation=create_type("Mutation", by_kind[Kind.MUTATION]) if by_kind[Kind.MUTATION] else None,
-        subscription=(
-            create_type("Subscription", by_kind[Kind.SUBSCRIPTION]) if by_kind[Kind.SUBSCRIPTION] else None
-        ),
+        subscription=(create_type("Subscription", by_kind[Kind.SUBSCRIPTION]) if by_kind[Kind.SUBSCRIPTION] else None),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )

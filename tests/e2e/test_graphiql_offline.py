@@ -14,8 +14,9 @@ Each test skips with the reason when one of them is missing.
 ``app/graphiql.py`` only (fixture ``graphiql_server``), which also sends a strict
 Content-Security-Policy, so it checks CSP compatibility too.
 ``test_graphiql_offline_live_server`` runs the same check against the project's real
-server through a ``live_server`` fixture (object with ``ws_url_base`` such as
-``"http://127.0.0.1:PORT"``) once one is defined in a conftest; until then it skips.
+server through the ``live_server`` fixture (tests/e2e/conftest.py; its object's
+``ws_url_base`` or ``base_url``, e.g. ``"http://127.0.0.1:PORT"``); it skips where no
+such fixture is defined.
 """
 
 from __future__ import annotations
@@ -87,9 +88,8 @@ def _browser_tooling() -> BrowserTooling | str:
     match = re.match(r"v(\d+)\.", version)
     if match is None or int(match.group(1)) < 18:
         return f"playwright-core needs node >= 18, found {version!r}"
-    playwright_dir = Path(
-        os.environ.get("PRIVCHAT_PLAYWRIGHT_DIR", str(REPO_ROOT / ".cache" / "playwright"))
-    ).resolve()
+    # Relative paths are taken from the repository root, as scripts/install_browser_deps.sh does.
+    playwright_dir = (REPO_ROOT / os.environ.get("PRIVCHAT_PLAYWRIGHT_DIR", ".cache/playwright")).resolve()
     if not (playwright_dir / "node_modules" / "playwright-core" / "package.json").is_file():
         return f"playwright-core is not installed under {playwright_dir}/node_modules ({hint})"
     return BrowserTooling(node=node, chromium=chromium, playwright_dir=playwright_dir)
@@ -164,9 +164,7 @@ def graphiql_server() -> Iterator[LocalServer]:
     port = sock.getsockname()[1]
     config = uvicorn.Config(_build_local_app(), lifespan="off", log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="graphiql-test-server", daemon=True
-    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="graphiql-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not server.started:
@@ -216,9 +214,7 @@ def _host_of(url: str) -> str | None:
     return parts.hostname or ""
 
 
-def _check_graphiql_offline(
-    tooling: BrowserTooling, url_base: str, screenshot: Path | None
-) -> dict[str, Any]:
+def _check_graphiql_offline(tooling: BrowserTooling, url_base: str, screenshot: Path | None) -> dict[str, Any]:
     base = _http_base(url_base)
     summary = _run_driver(tooling, base + GRAPHQL_PATH, screenshot)
     details = json.dumps(summary, indent=2)
@@ -243,9 +239,7 @@ def _check_graphiql_offline(
     return summary
 
 
-def test_graphiql_offline(
-    browser_tooling: BrowserTooling, graphiql_server: LocalServer, tmp_path: Path
-) -> None:
+def test_graphiql_offline(browser_tooling: BrowserTooling, graphiql_server: LocalServer, tmp_path: Path) -> None:
     summary = _check_graphiql_offline(browser_tooling, graphiql_server.ws_url_base, tmp_path / "graphiql.png")
     details = json.dumps(summary, indent=2)
     # Under the strict CSP nothing may be refused, and the fetcher must reach our endpoint.
@@ -260,9 +254,7 @@ def test_graphiql_offline(
     assert (tmp_path / "graphiql.png").stat().st_size > 0
 
 
-def test_graphiql_offline_live_server(
-    browser_tooling: BrowserTooling, request: pytest.FixtureRequest
-) -> None:
+def test_graphiql_offline_live_server(browser_tooling: BrowserTooling, request: pytest.FixtureRequest) -> None:
     try:
         live_server = request.getfixturevalue("live_server")
     except pytest.FixtureLookupError:
