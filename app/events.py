@@ -1,27 +1,126 @@
-"""The per-user event stream that GraphQL subscriptions and native PUSH frames deliver."""
+"""Live delivery: one bus subscription per process, fanned out to local listeners.
+
+Producers call `EventHub.deliver(user_ids, message)` after commit. The message crosses
+the bus once (whatever the number of recipients) and every process hands it to the
+listeners (WebSocket subscriptions, native connections) of those users it holds.
+
+Each listener has a bounded queue: a consumer that cannot keep up is not allowed to
+grow memory or slow others; its queue is dropped and replaced by one
+`resync_required` item, after which the client re-syncs by pts/seq.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from app.bus import EventBus
-from app.bus.bus import user_topic
 from app.context import Principal
 from app.errors import AppError, ErrorCode
 
+log = logging.getLogger(__name__)
 
-class EventStreams:
-    def __init__(self, *, bus: EventBus) -> None:
+DELIVER_TOPIC = "deliver"
+RESYNC = {"type": "resync_required", "reason": "overflow"}
+
+
+class Listener:
+    def __init__(self, principal: Principal, maxsize: int) -> None:
+        self.principal = principal
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
+        self.overflows = 0
+
+    def offer(self, message: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # Everything queued is now useless: the client must re-sync from its last
+            # pts/seq, so replace it all with the single instruction to do so.
+            self.overflows += 1
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(RESYNC)
+
+    async def get(self) -> dict[str, Any]:
+        return await self._queue.get()
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+
+class EventHub:
+    def __init__(self, *, bus: EventBus, queue_size: int = 1000) -> None:
         self.bus = bus
+        self.queue_size = queue_size
+        self._listeners: dict[int, set[Listener]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(self._pump(ready), name="event-hub")
+        await asyncio.wait_for(ready.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _pump(self, ready: asyncio.Event) -> None:
+        async with self.bus.subscribe(DELIVER_TOPIC) as subscription:
+            ready.set()
+            async for envelope in subscription:
+                try:
+                    self._dispatch(envelope["to"], envelope["m"])
+                except (KeyError, TypeError):
+                    log.warning("malformed delivery envelope dropped")
+
+    def _dispatch(self, user_ids: Iterable[int], message: dict[str, Any]) -> None:
+        for user_id in user_ids:
+            for listener in self._listeners.get(user_id, ()):
+                listener.offer(message)
+
+    async def deliver(self, user_ids: Iterable[int], message: dict[str, Any]) -> None:
+        """Hand `message` to every live listener of these users, on every process."""
+        recipients = sorted(set(user_ids))
+        if recipients:
+            await self.bus.publish(DELIVER_TOPIC, {"to": recipients, "m": message})
+
+    @contextlib.asynccontextmanager
+    async def listen(self, principal: Principal) -> AsyncIterator[Listener]:
+        listener = Listener(principal, self.queue_size)
+        self._listeners[principal.user_id].add(listener)
+        try:
+            yield listener
+        finally:
+            listeners = self._listeners.get(principal.user_id)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[principal.user_id]
+
+    def connected_users(self) -> int:
+        return len(self._listeners)
 
     async def stream(self, principal: Principal) -> AsyncIterator[dict[str, Any]]:
-        """Bus messages addressed to the user. Ends with SESSION_REVOKED once this very
-        device session is revoked (after delivering the revocation itself)."""
-        async with self.bus.subscribe(user_topic(principal.user_id)) as subscription:
-            async for message in subscription:
+        """The live items for one device. Ends with SESSION_REVOKED once this very device
+        session is revoked (after delivering the revocation itself)."""
+        async with self.listen(principal) as listener:
+            while True:
+                message = await listener.get()
                 yield message
-                if message.get("type") == "session_revoked" and principal.session_id in message.get(
-                    "sessionIds", ()
-                ):
+                if revokes_session(message, principal.session_id):
                     raise AppError(ErrorCode.SESSION_REVOKED, "this device session was revoked")
+
+
+def revokes_session(message: dict[str, Any], session_id: int) -> bool:
+    return (
+        message.get("type") == "user_update"
+        and message.get("kind") == "session_revoked"
+        and session_id in message.get("payload", {}).get("sessionIds", ())
+    )

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 
 from app.accounts.service import AccountService
 from app.bus import EventBus
+from app.channels.service import ChannelService
 from app.config import Settings
 from app.db import Database
 from app.db.migrate import upgrade_to_head
 from app.devices.service import DeviceService
-from app.events import EventStreams
+from app.events import EventHub
 from app.metrics import Metrics
 from app.ratelimit import RateLimiter
 from app.security import PasswordHashing, TokenService, resolve_jwt_secret
+from app.sync.updates import UserUpdates
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,9 @@ class Services:
     tokens: TokenService
     accounts: AccountService
     devices: DeviceService
-    events: EventStreams
+    hub: EventHub
+    updates: UserUpdates
+    channels: ChannelService
 
     def admin_key_matches(self, key: str | None) -> bool:
         configured = self.settings.security.service_key
@@ -56,10 +60,10 @@ def build_services(settings: Settings) -> Services:
     passwords = PasswordHashing(
         time_cost=security.password_hash_time_cost, memory_kib=security.password_hash_memory_kib
     )
-    devices = DeviceService(db=db, bus=bus, tokens=tokens)
-    accounts = AccountService(
-        settings=settings, db=db, passwords=passwords, devices=devices, ratelimit=ratelimit
-    )
+    hub = EventHub(bus=bus)
+    updates = UserUpdates(db=db, hub=hub)
+    devices = DeviceService(db=db, updates=updates, tokens=tokens)
+    accounts = AccountService(settings=settings, db=db, passwords=passwords, devices=devices, ratelimit=ratelimit)
     return Services(
         settings=settings,
         db=db,
@@ -69,7 +73,9 @@ def build_services(settings: Settings) -> Services:
         tokens=tokens,
         accounts=accounts,
         devices=devices,
-        events=EventStreams(bus=bus),
+        hub=hub,
+        updates=updates,
+        channels=ChannelService(db=db, updates=updates),
     )
 
 
@@ -77,6 +83,7 @@ async def start(services: Services) -> None:
     if services.settings.database.auto_migrate:
         await upgrade_to_head(services.db)
     await services.bus.connect()
+    await services.hub.start()
     log.info(
         "runtime started (database=%s, bus=%s)",
         "sqlite" if services.db.is_sqlite else "postgresql",
@@ -85,5 +92,6 @@ async def start(services: Services) -> None:
 
 
 async def stop(services: Services) -> None:
+    await services.hub.stop()
     await services.bus.disconnect()
     await services.db.dispose()

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 from app.ops import Operation
-from resolvers import accounts, devices, events, system
+from resolvers import accounts, devices, events, sync, system
 
 ALL_OPERATIONS: list[Operation] = [
     *system.OPERATIONS,
     *accounts.OPERATIONS,
     *devices.OPERATIONS,
+    *sync.OPERATIONS,
     *events.OPERATIONS,
 ]

@@ -27,9 +27,7 @@ from schema.accounts import (
 from schema.common import Ok, parse_id
 
 
-async def account_user_register(
-    ctx: RequestContext, input: AccountUserRegisterInput
-) -> AccountUserRegisterPayload:
+async def account_user_register(ctx: RequestContext, input: AccountUserRegisterInput) -> AccountUserRegisterPayload:
     """Create an account."""
     user = await ctx.services.accounts.register(
         username=input.username,
@@ -63,9 +61,7 @@ async def account_auth_login(ctx: RequestContext, input: AccountAuthLoginInput) 
     )
 
 
-async def account_auth_refresh(
-    ctx: RequestContext, input: AccountAuthRefreshInput
-) -> AccountAuthRefreshPayload:
+async def account_auth_refresh(ctx: RequestContext, input: AccountAuthRefreshInput) -> AccountAuthRefreshPayload:
     """Exchange a refresh token for new tokens; the old refresh token stops working."""
     tokens = await ctx.services.devices.refresh(input.refresh_token)
     return AccountAuthRefreshPayload(
@@ -99,9 +95,7 @@ async def account_profile_get(ctx: RequestContext) -> AccountProfileGetPayload:
     return AccountProfileGetPayload(profile=Profile.from_record(user))
 
 
-async def account_profile_update(
-    ctx: RequestContext, input: AccountProfileUpdateInput
-) -> AccountProfileUpdatePayload:
+async def account_profile_update(ctx: RequestContext, input: AccountProfileUpdateInput) -> AccountProfileUpdatePayload:
     """Change profile fields; omitted fields stay as they are, an empty string clears one."""
     user = await ctx.services.accounts.update_profile(
         ctx.principal,

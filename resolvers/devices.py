@@ -21,9 +21,7 @@ from schema.accounts import (
 async def device_list(ctx: RequestContext) -> DeviceListPayload:
     """The caller's logged-in devices, the current one marked."""
     rows = await ctx.services.devices.list_sessions(ctx.principal)
-    return DeviceListPayload(
-        devices=[Device.from_record(r, current_session_id=ctx.principal.session_id) for r in rows]
-    )
+    return DeviceListPayload(devices=[Device.from_record(r, current_session_id=ctx.principal.session_id) for r in rows])
 
 
 async def device_revoke(ctx: RequestContext, input: DeviceRevokeInput) -> DeviceRevokePayload:
@@ -40,16 +38,12 @@ async def device_revoke_all(ctx: RequestContext) -> DeviceRevokeAllPayload:
 async def device_update_name(ctx: RequestContext, input: DeviceUpdateNameInput) -> DeviceUpdateNamePayload:
     """Rename one of the caller's devices."""
     row = await ctx.services.devices.rename(ctx.principal, input.device_id, input.device_name)
-    return DeviceUpdateNamePayload(
-        device=Device.from_record(row, current_session_id=ctx.principal.session_id)
-    )
+    return DeviceUpdateNamePayload(device=Device.from_record(row, current_session_id=ctx.principal.session_id))
 
 
 async def device_kick(ctx: RequestContext, input: DeviceKickInput) -> DeviceKickPayload:
     """Kick a device: its session ends and its live connections are closed now."""
-    return DeviceKickPayload(
-        kicked=await ctx.services.devices.revoke(ctx.principal, input.device_id, reason="kicked")
-    )
+    return DeviceKickPayload(kicked=await ctx.services.devices.revoke(ctx.principal, input.device_id, reason="kicked"))
 
 
 async def device_kick_others(ctx: RequestContext) -> DeviceKickOthersPayload:

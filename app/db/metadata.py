@@ -3,7 +3,10 @@
 from sqlmodel import SQLModel
 
 import app.accounts.tables
-import app.devices.tables  # noqa: F401
+import app.channels.tables
+import app.devices.tables
+import app.messaging.tables
+import app.sync.tables  # noqa: F401
 
 metadata = SQLModel.metadata
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import JSON, BigInteger, Integer
+from sqlalchemy.dialects.postgresql import JSONB
 
 # int64 ids everywhere; SQLite only auto-increments an "INTEGER PRIMARY KEY".
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+# Structured payloads: JSONB on PostgreSQL, JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
 
 
 def now_ms() -> int:

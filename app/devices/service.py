@@ -1,8 +1,8 @@
 """Device sessions: issuing tokens, refresh rotation, revocation and kicks.
 
-A revocation commits first, then tells every node (bus topic `sessions`) so live
-connections of that device are closed; the per-call session check makes the
-revocation effective on the very next request even if that hint were lost.
+A revocation is a user update (seq) stored with it: after commit every node hears of
+it and closes the live connections of that session; the per-call session check makes
+the revocation effective on the very next request even if that hint were lost.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.accounts.tables import User
-from app.bus import EventBus
-from app.bus.bus import user_topic
 from app.context import Principal
 from app.db import Database, Transaction
 from app.db.types import now_ms
@@ -19,6 +17,7 @@ from app.devices import store
 from app.devices.tables import DeviceSession, RefreshToken
 from app.errors import AppError, ErrorCode, not_found
 from app.security import TokenService
+from app.sync.updates import UserUpdates
 
 TOUCH_INTERVAL_MS = 60_000
 
@@ -32,9 +31,9 @@ class IssuedTokens:
 
 
 class DeviceService:
-    def __init__(self, *, db: Database, bus: EventBus, tokens: TokenService) -> None:
+    def __init__(self, *, db: Database, updates: UserUpdates, tokens: TokenService) -> None:
         self.db = db
-        self.bus = bus
+        self.updates = updates
         self.tokens = tokens
 
     # -- issuing ------------------------------------------------------------------------
@@ -58,7 +57,7 @@ class DeviceService:
             tx.session, user.id, [i for i in previous if i is not None], reason="replaced", at=now
         )
         if replaced:
-            tx.after_commit(self._announce, user.id, replaced, "replaced")
+            await self._announce(tx, user.id, replaced, "replaced")
         row = await store.insert_session(
             tx.session,
             DeviceSession(
@@ -100,9 +99,7 @@ class DeviceService:
         if row.user_id != claims.user_id:
             raise AppError(ErrorCode.UNAUTHENTICATED, "invalid access token")
         if row.revoked_at is not None:
-            raise AppError(
-                ErrorCode.SESSION_REVOKED, f"this device session was {row.revoke_reason or 'revoked'}"
-            )
+            raise AppError(ErrorCode.SESSION_REVOKED, f"this device session was {row.revoke_reason or 'revoked'}")
         if user.disabled:
             raise AppError(ErrorCode.FORBIDDEN, "account disabled")
         now = now_ms()
@@ -136,7 +133,7 @@ class DeviceService:
                 tx.session, device.user_id, [row.session_id], reason="refresh_reused", at=now
             )
             if revoked:
-                tx.after_commit(self._announce, device.user_id, revoked, "refresh_reused")
+                await self._announce(tx, device.user_id, revoked, "refresh_reused")
         raise AppError(ErrorCode.SESSION_REVOKED, "refresh token reused; the device session was revoked")
 
     # -- managing -----------------------------------------------------------------------
@@ -177,22 +174,17 @@ class DeviceService:
 
     async def _revoke(self, user_id: int, session_ids: list[int], reason: str) -> list[tuple[int, str]]:
         async with self.db.transaction() as tx:
-            revoked = await store.revoke_sessions(
-                tx.session, user_id, session_ids, reason=reason, at=now_ms()
-            )
+            revoked = await store.revoke_sessions(tx.session, user_id, session_ids, reason=reason, at=now_ms())
             if revoked:
-                tx.after_commit(self._announce, user_id, revoked, reason)
+                await self._announce(tx, user_id, revoked, reason)
         return revoked
 
-    async def _announce(self, user_id: int, revoked: list[tuple[int, str]], reason: str) -> None:
-        """Tell every node, so live connections of these sessions close now."""
-        await self.bus.publish(
-            user_topic(user_id),
-            {
-                "type": "session_revoked",
-                "userId": user_id,
-                "sessionIds": [s for s, _ in revoked],
-                "deviceIds": sorted({d for _, d in revoked}),
-                "reason": reason,
-            },
+    async def _announce(self, tx: Transaction, user_id: int, revoked: list[tuple[int, str]], reason: str) -> None:
+        """A user update: every device of the user learns it (live, or through sync), and
+        the connections of the revoked sessions close."""
+        await self.updates.append(
+            tx,
+            user_id,
+            "session_revoked",
+            {"sessionIds": [s for s, _ in revoked], "deviceIds": sorted({d for _, d in revoked}), "reason": reason},
         )

@@ -22,9 +22,7 @@ async def get_session(session: AsyncSession, session_id: int) -> DeviceSession |
     return await session.get(DeviceSession, session_id)
 
 
-async def get_live_session_with_user(
-    session: AsyncSession, session_id: int
-) -> tuple[DeviceSession, User] | None:
+async def get_live_session_with_user(session: AsyncSession, session_id: int) -> tuple[DeviceSession, User] | None:
     result = await session.execute(
         select(DeviceSession, User)
         .join(User, col(User.id) == col(DeviceSession.user_id))
@@ -63,15 +61,11 @@ async def revoke_sessions(
 
 
 async def touch_session(session: AsyncSession, session_id: int, at: int) -> None:
-    await session.execute(
-        update(DeviceSession).where(col(DeviceSession.id) == session_id).values(last_active_at=at)
-    )
+    await session.execute(update(DeviceSession).where(col(DeviceSession.id) == session_id).values(last_active_at=at))
 
 
 async def rename_session(session: AsyncSession, session_id: int, name: str) -> None:
-    await session.execute(
-        update(DeviceSession).where(col(DeviceSession.id) == session_id).values(device_name=name)
-    )
+    await session.execute(update(DeviceSession).where(col(DeviceSession.id) == session_id).values(device_name=name))
 
 
 async def insert_refresh_token(session: AsyncSession, row: RefreshToken) -> None:

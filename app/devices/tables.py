@@ -15,9 +15,7 @@ class DeviceSession(SQLModel, table=True):
     __table_args__ = (Index("ix_device_sessions_user", "user_id", "revoked_at"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigIntId, primary_key=True, autoincrement=True))
-    user_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    )
+    user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False))
     device_id: str = Field(max_length=128)
     device_name: str = Field(max_length=128)
     platform: str = Field(max_length=32)

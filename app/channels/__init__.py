@@ -1,0 +1,1 @@
+"""Channels (direct and group conversations), membership and per-member conversation state."""

@@ -1,0 +1,108 @@
+"""SQL for channels and membership. No policy, no events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.channels.tables import Channel, ChannelMember
+from app.db.upsert import insert_for
+
+
+def direct_key(a: int, b: int) -> str:
+    low, high = sorted((a, b))
+    return f"{low}:{high}"
+
+
+async def get_channel(session: AsyncSession, channel_id: int) -> Channel | None:
+    return await session.get(Channel, channel_id)
+
+
+async def get_direct(session: AsyncSession, key: str) -> Channel | None:
+    result = await session.execute(select(Channel).where(col(Channel.direct_key) == key))
+    return result.scalar_one_or_none()
+
+
+async def insert_direct(session: AsyncSession, key: str, at: int) -> bool:
+    """Create the pair's channel unless a concurrent transaction already did."""
+    stmt = (
+        insert_for(session, Channel)
+        .values(kind="direct", direct_key=key, pts=0, member_count=2, created_at=at, last_event_at=at)
+        .on_conflict_do_nothing(index_elements=["direct_key"])
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def insert_channel(session: AsyncSession, channel: Channel) -> Channel:
+    session.add(channel)
+    await session.flush()
+    return channel
+
+
+async def add_member(session: AsyncSession, member: ChannelMember) -> None:
+    """Insert or re-activate a membership (a member who left and comes back)."""
+    values = {
+        "channel_id": member.channel_id,
+        "user_id": member.user_id,
+        "role": member.role,
+        "joined_at": member.joined_at,
+        "visible_from_pts": member.visible_from_pts,
+        "invited_by": member.invited_by,
+        "read_pts": member.read_pts,
+    }
+    stmt = insert_for(session, ChannelMember).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel_id", "user_id"],
+        set_={
+            **{k: v for k, v in values.items() if k not in ("channel_id", "user_id")},
+            "left_at": None,
+            "left_pts": None,
+            "muted_until": None,
+            "hidden": False,
+            "mention_pts": None,
+        },
+    )
+    await session.execute(stmt)
+
+
+async def next_pts(session: AsyncSession, channel_id: int, at: int) -> int:
+    """Take the channel's next pts. The row lock this UPDATE holds until commit is what
+    makes pts gapless and totally ordered under concurrent writers, on every node."""
+    result = await session.execute(
+        update(Channel)
+        .where(col(Channel.id) == channel_id)
+        .values(pts=col(Channel.pts) + 1, last_event_at=at)
+        .returning(col(Channel.pts))
+    )
+    return int(result.scalar_one())
+
+
+async def get_member(session: AsyncSession, channel_id: int, user_id: int) -> ChannelMember | None:
+    return await session.get(ChannelMember, (channel_id, user_id))
+
+
+async def active_member_ids(session: AsyncSession, channel_id: int) -> list[int]:
+    result = await session.execute(
+        select(col(ChannelMember.user_id)).where(
+            col(ChannelMember.channel_id) == channel_id, col(ChannelMember.left_at).is_(None)
+        )
+    )
+    return [int(r) for r in result.scalars().all()]
+
+
+async def count_active_members(session: AsyncSession, channel_id: int) -> int:
+    result = await session.execute(
+        select(func.count()).where(col(ChannelMember.channel_id) == channel_id, col(ChannelMember.left_at).is_(None))
+    )
+    return int(result.scalar_one())
+
+
+async def memberships(session: AsyncSession, user_id: int, *, include_left: bool = False) -> Sequence[ChannelMember]:
+    stmt = select(ChannelMember).where(col(ChannelMember.user_id) == user_id)
+    if not include_left:
+        stmt = stmt.where(col(ChannelMember.left_at).is_(None))
+    return (await session.execute(stmt)).scalars().all()

@@ -1,0 +1,1 @@
+"""Messages and the per-channel event log (pts)."""

@@ -1,0 +1,1 @@
+"""Per-user update sequences (non-channel events) and the sync read paths."""

@@ -1,0 +1,45 @@
+"""SQL for user update sequences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.db.upsert import insert_for
+from app.sync.tables import UserSequence, UserUpdate
+
+
+async def next_user_seq(session: AsyncSession, user_id: int) -> int:
+    """Take the user's next seq; the row lock serialises concurrent appends for one user."""
+    stmt = insert_for(session, UserSequence).values(user_id=user_id, seq=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={"seq": UserSequence.__table__.c.seq + 1},  # type: ignore[attr-defined]
+    ).returning(UserSequence.__table__.c.seq)  # type: ignore[attr-defined]
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def insert_update(
+    session: AsyncSession, *, user_id: int, seq: int, kind: str, payload: dict[str, Any], at: int
+) -> None:
+    session.add(UserUpdate(user_id=user_id, seq=seq, kind=kind, payload=payload, created_at=at))
+    await session.flush()
+
+
+async def current_seq(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(select(col(UserSequence.seq)).where(col(UserSequence.user_id) == user_id))
+    return int(result.scalar_one_or_none() or 0)
+
+
+async def updates_since(session: AsyncSession, user_id: int, since: int, limit: int) -> Sequence[UserUpdate]:
+    result = await session.execute(
+        select(UserUpdate)
+        .where(col(UserUpdate.user_id) == user_id, col(UserUpdate.seq) > since)
+        .order_by(col(UserUpdate.seq))
+        .limit(limit)
+    )
+    return result.scalars().all()
