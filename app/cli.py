@@ -1,14 +1,18 @@
 """`privchat-server`: serve (default), migrate, generate-config, validate-config,
-show-config, create-admin, export-schema."""
+show-config, create-admin, export-schema.
+
+Exit codes: 0 success, 1 a command failed (e.g. a refused password), 2 bad usage or
+configuration, including a refused JWT secret.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import getpass
+import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from dotenv import load_dotenv
@@ -18,37 +22,54 @@ from app.config_file import render_example_config, render_masked
 from app.logs import configure_logging
 from app.security import InsecureSecretError
 
+log = logging.getLogger(__name__)
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+# CLI flag -> key path in Settings.
+FLAG_KEYS: dict[str, tuple[str, ...]] = {
+    "data_dir": ("data_dir",),
+    "host": ("host",),
+    "http_port": ("http", "port"),
+    "ws_port": ("http", "ws_port"),
+    "tcp_port": ("gateway", "tcp_port"),
+    "quic_port": ("gateway", "quic_port"),
+    "log_level": ("logging", "level"),
+    "log_format": ("logging", "format"),
+    "dev": ("dev",),
+}
+
 
 class CliState:
-    def __init__(self, config_file: Path | None, overrides: dict[str, Any], verbose: int) -> None:
+    def __init__(self, config_file: Path | None, overrides: dict[str, Any]) -> None:
         self.config_file = config_file
         self.overrides = overrides
-        self.verbose = verbose
 
-    def settings(self) -> Settings:
+    def command_logging(self, settings: Settings) -> None:
+        """One-shot commands log warnings only, unless -v or --log-level asks for more."""
+        level = self.overrides.get("logging", {}).get("level", "warning")
+        configure_logging(level, settings.logging.format)
+
+    def settings(self, config_file: Path | None = None) -> Settings:
         try:
-            return load_settings(self.config_file, **self.overrides)
+            return load_settings(config_file or self.config_file, **self.overrides)
         except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(f"config error: {problem}", err=True)
-            sys.exit(2)
+            _config_failure(exc)
 
 
-def _overrides(**flags: Any) -> dict[str, Any]:
-    """CLI flags as nested settings (only the flags actually given)."""
-    mapping = {
-        "data_dir": ("data_dir",),
-        "host": ("host",),
-        "http_port": ("http", "port"),
-        "ws_port": ("http", "ws_port"),
-        "tcp_port": ("gateway", "tcp_port"),
-        "quic_port": ("gateway", "quic_port"),
-        "log_level": ("logging", "level"),
-        "log_format": ("logging", "format"),
-        "dev": ("dev",),
-    }
+def _config_failure(exc: ConfigError) -> NoReturn:
+    for problem in exc.problems:
+        click.echo(f"config error: {problem}", err=True)
+    sys.exit(EXIT_CONFIG)
+
+
+def _overrides(verbose: int, **flags: Any) -> dict[str, Any]:
+    """The flags actually given, as nested settings (so they override env and file)."""
     out: dict[str, Any] = {}
-    for flag, path in mapping.items():
+    if verbose and flags.get("log_level") is None:
+        flags["log_level"] = "debug" if verbose > 1 else "info"
+    for flag, path in FLAG_KEYS.items():
         value = flags.get(flag)
         if value is None or (flag == "dev" and value is False):
             continue
@@ -62,37 +83,47 @@ def _overrides(**flags: Any) -> dict[str, Any]:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config-file",
-    type=click.Path(path_type=Path),
-    envvar="PRIVCHAT_CONFIG_FILE",
-    help="TOML configuration file.",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TOML configuration file (env PRIVCHAT_CONFIG_FILE, also from .env).",
 )
 @click.option(
     "--data-dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Data directory (SQLite file, dev secret, local files). Env PRIVCHAT_DATA_DIR.",
+    help="Data directory: SQLite file, dev JWT secret, local files (env PRIVCHAT_DATA_DIR; default ./data).",
 )
 @click.option("--host", default=None, help="Address to listen on (default 0.0.0.0).")
-@click.option(
-    "--http-port", type=int, default=None, help="Service port: health, metrics, files, admin (9083)."
-)
+@click.option("--http-port", type=int, default=None, help="Service port: health, metrics, files, admin (9083).")
 @click.option("--ws-port", type=int, default=None, help="Client port: GraphQL HTTP/WS and /gate (9080).")
 @click.option("--tcp-port", type=int, default=None, help="Native gateway TCP port (9001).")
 @click.option("--quic-port", type=int, default=None, help="Native gateway QUIC (UDP) port (9001).")
 @click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error", "critical"]), default=None
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error", "critical"], case_sensitive=False),
+    default=None,
+    help="Log level (default info).",
 )
-@click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
-@click.option("--dev", is_flag=True, default=False, help="Development mode (generated JWT secret).")
-@click.option("-v", "--verbose", count=True, help="More output (-v: info, -vv: debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default=None,
+    help="text, or json: one JSON object per line (default text).",
+)
+@click.option("--dev", is_flag=True, default=False, help="Development mode: generate a JWT secret if none is set.")
+@click.option("-v", "--verbose", count=True, help="Log level info (-v) or debug (-vv), unless --log-level is given.")
+@click.version_option(package_name="privchat-server", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, config_file: Path | None, verbose: int, **flags: Any) -> None:
-    """PrivChat server. Without a command, serves."""
+    """PrivChat server. Without a command, serves.
+
+    Settings come from, highest priority first: these flags, PRIVCHAT_* environment
+    variables, .env (PRIVCHAT_ENV_FILE to use another file), the --config-file, defaults.
+    """
+    # Real environment variables win over .env (override=False).
     load_dotenv(os.environ.get("PRIVCHAT_ENV_FILE", ".env"), override=False)
-    overrides = _overrides(**flags)
-    if verbose and "log_level" not in overrides.get("logging", {}):
-        overrides.setdefault("logging", {})["level"] = "debug" if verbose > 1 else "info"
-    ctx.obj = CliState(config_file, overrides, verbose)
+    if config_file is None and os.environ.get("PRIVCHAT_CONFIG_FILE"):  # read after .env on purpose
+        config_file = Path(os.environ["PRIVCHAT_CONFIG_FILE"])
+    ctx.obj = CliState(config_file, _overrides(verbose, **flags))
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
 
@@ -100,26 +131,41 @@ def main(ctx: click.Context, config_file: Path | None, verbose: int, **flags: An
 @main.command()
 @click.pass_obj
 def serve(state: CliState) -> None:
-    """Start the server (GraphQL on --ws-port, service endpoints on --http-port)."""
+    """Start the server (GraphQL on --ws-port, service endpoints on --http-port).
+
+    Stops on SIGTERM or SIGINT: stops accepting, finishes in-flight requests, exits 0.
+    """
     settings = state.settings()
     configure_logging(settings.logging.level, settings.logging.format)
+    from app.main import ListenError
     from app.main import serve as run
 
     try:
         asyncio.run(run(settings))
+    except ListenError as exc:
+        log.error("%s", exc)
+        sys.exit(EXIT_FAILED)
     except InsecureSecretError as exc:
         click.echo(f"refusing to start: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        pass
+        sys.exit(EXIT_CONFIG)
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        sys.exit(130)
+    except SystemExit as exc:  # e.g. a port that could not be bound: said in the log's format
+        if isinstance(exc.code, str):
+            log.error("%s", exc.code)
+            sys.exit(EXIT_FAILED)
+        raise
+    except Exception:
+        log.exception("the server stopped on an error")
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
 @click.pass_obj
 def migrate(state: CliState) -> None:
-    """Apply database migrations up to the latest revision."""
+    """Apply database migrations up to the latest revision and print it."""
     settings = state.settings()
-    configure_logging(settings.logging.level, settings.logging.format)
+    state.command_logging(settings)
     from app.db import Database
     from app.db.migrate import current_revision, upgrade_to_head
 
@@ -136,53 +182,55 @@ def migrate(state: CliState) -> None:
 
 
 @main.command("generate-config")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def generate_config(path: Path, force: bool) -> None:
-    """Write a complete, commented example configuration to PATH."""
+    """Write a complete, commented example configuration to PATH ("-": standard output)."""
+    text = render_example_config()
+    if str(path) == "-":
+        click.echo(text, nl=False)
+        return
     if path.exists() and not force:
         click.echo(f"{path} exists; use --force to overwrite", err=True)
-        sys.exit(1)
-    path.write_text(render_example_config())
+        sys.exit(EXIT_FAILED)
+    path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {path}")
 
 
 @main.command("validate-config")
-@click.argument("path", type=click.Path(path_type=Path))
-def validate_config(path: Path) -> None:
-    """Check a configuration file (with the current environment); exit 2 on problems."""
-    try:
-        load_settings(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"config error: {problem}", err=True)
-        sys.exit(2)
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def validate_config(state: CliState, path: Path) -> None:
+    """Check configuration file PATH together with the environment and flags; exit 2 on problems."""
+    state.settings(path)
     click.echo(f"{path}: ok")
 
 
 @main.command("show-config")
-@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml")
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", help="Output format.")
 @click.pass_obj
 def show_config(state: CliState, fmt: str) -> None:
-    """Print the effective configuration, secrets masked."""
+    """Print the effective configuration from all sources, secrets masked."""
     click.echo(render_masked(state.settings(), fmt))
 
 
 @main.command("create-admin")
-@click.option("--username", required=True)
+@click.option("--username", required=True, help="Account to create, or existing user to promote.")
 @click.option(
     "--password",
     envvar="PRIVCHAT_ADMIN_PASSWORD",
     default=None,
-    help="Default: env PRIVCHAT_ADMIN_PASSWORD, else prompted.",
+    help="Password of a new account (env PRIVCHAT_ADMIN_PASSWORD; else prompted). "
+    "An existing user keeps their password.",
 )
-@click.option("--display-name", default=None)
+@click.option("--display-name", default=None, help="Display name of a new account.")
 @click.pass_obj
 def create_admin(state: CliState, username: str, password: str | None, display_name: str | None) -> None:
-    """Create an administrator account (or promote an existing user)."""
+    """Create an administrator account, or make an existing user an administrator."""
     settings = state.settings()
+    state.command_logging(settings)
     if password is None:
-        password = getpass.getpass("password: ")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     from app import runtime
     from app.errors import AppError
 
@@ -190,9 +238,7 @@ def create_admin(state: CliState, username: str, password: str | None, display_n
         services = runtime.build_services(settings)
         await runtime.start(services)
         try:
-            user = await services.accounts.create_admin(
-                username=username, password=password, display_name=display_name
-            )
+            user = await services.accounts.create_admin(username=username, password=password, display_name=display_name)
             return user.id or 0
         finally:
             await runtime.stop(services)
@@ -201,15 +247,15 @@ def create_admin(state: CliState, username: str, password: str | None, display_n
         user_id = asyncio.run(run())
     except AppError as exc:
         click.echo(f"error: {exc.code.value}: {exc.message}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     except InsecureSecretError as exc:
         click.echo(f"refusing: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
     click.echo(f"admin {username} (id {user_id}) ready")
 
 
 @main.command("export-schema")
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=None)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File to write.")
 @click.pass_obj
 def export_schema(state: CliState, output: Path | None) -> None:
     """Print (or write) the GraphQL SDL for client code generation."""
@@ -219,5 +265,5 @@ def export_schema(state: CliState, output: Path | None) -> None:
     if output is None:
         click.echo(sdl)
     else:
-        output.write_text(sdl + "\n")
+        output.write_text(sdl + "\n", encoding="utf-8")
         click.echo(f"wrote {output}")

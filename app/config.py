@@ -1,26 +1,52 @@
-"""Settings: TOML file < .env < environment < CLI flags, validated by pydantic.
+"""Settings: defaults < TOML file < .env < environment < CLI flags, validated by pydantic.
 
 Every section forbids unknown keys so a typo is reported with its key path
-instead of being silently ignored.
+instead of being silently ignored. Every field carries a description: it is the
+comment in `privchat-server generate-config` and the text of docs/CONFIGURATION.md.
 """
 
 from __future__ import annotations
 
+import contextvars
+import difflib
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+import limits
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
+    SettingsError,
 )
 
-Port = int  # validated by Field(ge=1, le=65535) where used
-
+# A JWT secret containing this marker is the documented placeholder: refused outside --dev.
 DEFAULT_DEV_SECRET_MARKER = "change-me"
+JWT_SECRET_PLACEHOLDER = "change-me-to-a-random-string-of-at-least-32-bytes"
+
+# Secrets are read from the environment only (a config file is often committed or shared).
+SECRET_ENV_VARS: dict[tuple[str, str], str] = {
+    ("database", "url"): "DATABASE_URL",
+    ("cache", "redis_url"): "REDIS_URL",
+    ("security", "jwt_secret"): "PRIVCHAT_JWT_SECRET",
+    ("security", "service_key"): "PRIVCHAT_SERVICE_KEY",
+}
+
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
 class Section(BaseModel):
@@ -28,10 +54,18 @@ class Section(BaseModel):
 
 
 class ListenerSettings(Section):
-    protocol: Literal["tcp", "quic", "websocket"]
-    host: str | None = Field(default=None, description="defaults to server.host")
-    port: int | None = Field(default=None, ge=1, le=65535, description="defaults per protocol")
-    path: str = "/gate"
+    protocol: Literal["tcp", "quic", "websocket"] = Field(
+        description="tcp: binary frames over TCP; quic: the same frames on QUIC streams (UDP, ALPN privchat); "
+        "websocket: binary WebSocket frames at `path`"
+    )
+    host: str | None = Field(default=None, description="address to bind; default: the top-level `host`")
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="default: gateway.tcp_port (tcp), gateway.quic_port (quic), http.ws_port (websocket)",
+    )
+    path: str = Field(default="/gate", pattern=r"^/", description="URL path (websocket listeners only)")
 
 
 def _default_listeners() -> list[ListenerSettings]:
@@ -43,51 +77,110 @@ def _default_listeners() -> list[ListenerSettings]:
 
 
 class GatewaySettings(Section):
-    tcp_port: int = Field(default=9001, ge=1, le=65535)
-    quic_port: int = Field(default=9001, ge=1, le=65535)
-    listeners: list[ListenerSettings] = Field(default_factory=_default_listeners)
-    max_frame_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-    max_inflight_rpcs: int = Field(default=64, ge=1, le=10_000)
-    auth_deadline_seconds: float = Field(default=10.0, gt=0, le=300)
-    idle_timeout_seconds: float = Field(default=90.0, gt=0, le=3600)
-    quic_certificate: Path | None = None
-    quic_private_key: Path | None = None
+    tcp_port: int = Field(default=9001, ge=1, le=65535, description="default port of tcp listeners (--tcp-port)")
+    quic_port: int = Field(
+        default=9001, ge=1, le=65535, description="default (UDP) port of quic listeners (--quic-port)"
+    )
+    listeners: list[ListenerSettings] = Field(
+        default_factory=_default_listeners,
+        description="native gateway listeners, one [[gateway.listeners]] table each",
+    )
+    max_frame_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="largest accepted frame, in bytes"
+    )
+    max_inflight_rpcs: int = Field(
+        default=64, ge=1, le=10_000, description="RPCs a connection may have running at once"
+    )
+    auth_deadline_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="a connection must send CONNECT within this time"
+    )
+    idle_timeout_seconds: float = Field(
+        default=90.0, gt=0, le=3600, description="a connection silent for this long (no PING) is closed"
+    )
+    quic_certificate: Path | None = Field(
+        default=None, description="PEM certificate (chain) for QUIC, which requires TLS 1.3"
+    )
+    quic_private_key: Path | None = Field(default=None, description="PEM private key of quic_certificate")
 
 
 class HttpSettings(Section):
-    host: str = "0.0.0.0"
-    port: int = Field(default=9083, ge=1, le=65535, description="files, admin REST, metrics, health")
-    ws_port: int = Field(default=9080, ge=1, le=65535, description="GraphQL over HTTP/WS and /gate")
-    cors_origins: list[str] = Field(default_factory=list)
-    graphiql: bool = True
-    introspection: bool = True
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    max_query_depth: int = Field(default=12, ge=1, le=100)
-    max_aliases: int = Field(default=30, ge=1, le=1000)
-    max_tokens: int = Field(default=2000, ge=10, le=100_000)
-    max_complexity: int = Field(default=2000, ge=10, le=1_000_000)
-    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    ws_keep_alive_seconds: float = Field(default=15.0, gt=0, le=600)
-    shutdown_grace_seconds: float = Field(default=15.0, ge=0, le=600)
+    port: int = Field(
+        default=9083, ge=1, le=65535, description="service port: files, admin REST, /metrics, /healthz, /readyz"
+    )
+    ws_port: int = Field(
+        default=9080, ge=1, le=65535, description="client port: /graphql over HTTP and WebSocket, /gate, web client"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description='origins allowed by CORS, e.g. ["https://chat.example.com"]'
+    )
+    graphiql: bool = Field(default=True, description="serve GraphiQL to browsers at /graphql")
+    introspection: bool = Field(default=True, description="allow GraphQL introspection queries")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="largest GraphQL request body / WebSocket message, in bytes"
+    )
+    max_query_depth: int = Field(default=12, ge=1, le=100, description="deepest GraphQL selection allowed")
+    max_aliases: int = Field(default=30, ge=1, le=1000, description="most aliases in one GraphQL document")
+    max_tokens: int = Field(default=2000, ge=10, le=100_000, description="most tokens in one GraphQL document")
+    max_complexity: int = Field(
+        default=20_000,
+        ge=10,
+        le=1_000_000,
+        description="highest estimated cost of one GraphQL operation (fields x requested list limits)",
+    )
+    ws_connection_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="a GraphQL WebSocket must send connection_init within this time"
+    )
+    ws_keep_alive_seconds: float = Field(
+        default=15.0, gt=0, le=600, description="interval of keep-alive messages on GraphQL WebSockets"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        le=600,
+        description="on SIGTERM/SIGINT, how long in-flight requests may take before they are cut (0: no limit)",
+    )
 
 
 class StorageSourceSettings(Section):
-    id: int = Field(default=0, ge=0)
-    kind: Literal["local", "s3"] = "local"
-    path: str = "files"
-    bucket: str | None = None
-    endpoint_url: str | None = None
-    region: str | None = None
+    id: int = Field(default=0, ge=0, description="number that file records refer to; unique")
+    kind: Literal["local", "s3"] = Field(default="local", description="local directory or S3-compatible bucket")
+    path: str = Field(
+        default="files", description="local: directory (relative to data_dir); s3: key prefix in the bucket"
+    )
+    bucket: str | None = Field(default=None, description="s3: bucket name (required for s3)")
+    endpoint_url: str | None = Field(default=None, description="s3: endpoint of a non-AWS service (MinIO, R2...)")
+    region: str | None = Field(default=None, description="s3: region")
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> StorageSourceSettings:
+        if self.kind == "s3" and not self.bucket:
+            raise ValueError("bucket: required when kind is s3")
+        return self
 
 
 class FileSettings(Section):
-    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
-    default_source: int = 0
-    storage_sources: list[StorageSourceSettings] = Field(default_factory=lambda: [StorageSourceSettings()])
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1, description="largest accepted upload, in bytes")
+    default_source: int = Field(default=0, ge=0, description="id of the storage source new uploads go to")
+    storage_sources: list[StorageSourceSettings] = Field(
+        default_factory=lambda: [StorageSourceSettings()],
+        description="where files are stored, one [[file.storage_sources]] table each",
+    )
+
+    @model_validator(mode="after")
+    def _sources_are_consistent(self) -> FileSettings:
+        ids = [source.id for source in self.storage_sources]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"storage_sources: id {duplicates[0]} is used more than once")
+        if self.default_source not in ids:
+            raise ValueError(f"default_source: {self.default_source} is not the id of a [[file.storage_sources]]")
+        return self
 
 
 class CacheSettings(Section):
-    redis_url: SecretStr | None = Field(default=None, description="env REDIS_URL")
+    redis_url: SecretStr | None = Field(
+        default=None, description="Redis for the event bus and rate limits; default: in-memory (one process)"
+    )
     key_prefix: str = Field(
         default="privchat",
         pattern=r"^[A-Za-z0-9_\-]{1,32}$",
@@ -97,41 +190,85 @@ class CacheSettings(Section):
 
 class DatabaseSettings(Section):
     url: SecretStr | None = Field(
-        default=None, description="env DATABASE_URL; default: SQLite file in the data dir"
+        default=None, description="PostgreSQL URL (postgresql://user:pass@host/db); default: SQLite file in data_dir"
     )
-    pool_size: int = Field(default=10, ge=1, le=500)
-    auto_migrate: bool = True
-    echo: bool = False
+    pool_size: int = Field(default=10, ge=1, le=500, description="connections per process (PostgreSQL)")
+    auto_migrate: bool = Field(default=True, description="apply migrations when the server starts")
+    echo: bool = Field(default=False, description="log every SQL statement (debugging)")
+
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 class LoggingSettings(Section):
-    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
-    format: Literal["text", "json"] = "text"
+    level: LogLevel = Field(default="info", description="debug | info | warning | error | critical (--log-level)")
+    format: Literal["text", "json"] = Field(
+        default="text", description="text for people, json: one JSON object per line (--log-format)"
+    )
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
 
 class SecuritySettings(Section):
-    jwt_secret: SecretStr | None = Field(default=None, description="env PRIVCHAT_JWT_SECRET")
-    service_key: SecretStr | None = Field(default=None, description="env PRIVCHAT_SERVICE_KEY")
-    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
-    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300, le=365 * 86_400)
-    password_min_length: int = Field(default=8, ge=6, le=128)
-    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
-    password_hash_memory_kib: int = Field(default=65_536, ge=1024, le=4 * 1024 * 1024)
-    login_attempts_per_account: str = Field(default="10/minute", description="limits notation")
-    login_attempts_per_ip: str = Field(default="30/minute")
-    register_per_ip: str = Field(default="20/hour")
-    rpc_per_user: str = Field(default="600/minute")
-    keep_revoked_audit: bool = False
-    revoke_window_seconds: int = Field(default=120, ge=0, le=86_400)
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 key of access tokens, >= 32 bytes; required unless dev (then generated in data_dir)",
+    )
+    service_key: SecretStr | None = Field(
+        default=None, description="X-Service-Key of the admin REST API; unset: admin REST disabled"
+    )
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400, description="lifetime of access tokens")
+    refresh_token_ttl_seconds: int = Field(
+        default=30 * 86_400, ge=300, le=365 * 86_400, description="lifetime of refresh tokens"
+    )
+    password_min_length: int = Field(default=8, ge=6, le=128, description="shortest accepted password")
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id iterations")
+    password_hash_memory_kib: int = Field(
+        default=65_536, ge=1024, le=4 * 1024 * 1024, description="argon2id memory per hash, in KiB"
+    )
+    login_attempts_per_account: str = Field(
+        default="10/minute", description='login attempts per username (limits notation: "10/minute", "100/day")'
+    )
+    login_attempts_per_ip: str = Field(default="30/minute", description="login attempts per client IP")
+    register_per_ip: str = Field(default="20/hour", description="registrations per client IP")
+    rpc_per_user: str = Field(default="600/minute", description="RPCs (both doors) per user")
+    keep_revoked_audit: bool = Field(default=False, description="keep revoked message content in an audit table")
+    revoke_window_seconds: int = Field(
+        default=120, ge=0, le=86_400, description="how long a sender may revoke a message"
+    )
+
+    @field_validator("login_attempts_per_account", "login_attempts_per_ip", "register_per_ip", "rpc_per_user")
+    @classmethod
+    def _is_rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError('not a rate limit like "10/minute"') from None
+        return value
 
 
 class SystemMessageSettings(Section):
-    welcome_enabled: bool = False
-    welcome_text: str = "Welcome to PrivChat!"
+    welcome_enabled: bool = Field(default=False, description="send a welcome message to new users")
+    welcome_text: str = Field(default="Welcome to PrivChat!", description="text of the welcome message")
 
 
 class MessagingSettings(Section):
-    max_text_length: int = Field(default=4000, ge=1, le=100_000)
+    max_text_length: int = Field(default=4000, ge=1, le=100_000, description="longest text message, in characters")
+    max_difference: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        description="a sync gap larger than this is answered with tooLong: re-fetch history instead",
+    )
+    event_queue_size: int = Field(
+        default=1000,
+        ge=10,
+        le=1_000_000,
+        description="live events buffered per connection before it is told to re-sync",
+    )
 
 
 class Settings(BaseSettings):
@@ -144,23 +281,50 @@ class Settings(BaseSettings):
         validate_assignment=True,
     )
 
-    dev: bool = Field(default=False, description="development mode: generated JWT secret allowed")
-    data_dir: Path = Path("./data")
-    host: str = "0.0.0.0"
-    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
-    http: HttpSettings = Field(default_factory=HttpSettings)
-    file: FileSettings = Field(default_factory=FileSettings)
-    cache: CacheSettings = Field(default_factory=CacheSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    logging: LoggingSettings = Field(default_factory=LoggingSettings)
-    security: SecuritySettings = Field(default_factory=SecuritySettings)
-    system_message: SystemMessageSettings = Field(default_factory=SystemMessageSettings)
-    messaging: MessagingSettings = Field(default_factory=MessagingSettings)
+    dev: bool = Field(
+        default=False, description="development mode: a JWT secret is generated in data_dir if none is set (--dev)"
+    )
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="SQLite database, generated dev secret, local files; relative to the working directory "
+        "(--data-dir, PRIVCHAT_DATA_DIR)",
+    )
+    host: str = Field(default="0.0.0.0", description="address every port binds to unless a listener says otherwise")
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings, description="native binary gateway")
+    http: HttpSettings = Field(default_factory=HttpSettings, description="HTTP ports, GraphQL and its limits")
+    file: FileSettings = Field(default_factory=FileSettings, description="uploads and their storage")
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="Redis: event bus and rate limits")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="SQLite or PostgreSQL")
+    logging: LoggingSettings = Field(default_factory=LoggingSettings, description="log level and format")
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings, description="secrets, tokens, password hashing, rate limits"
+    )
+    system_message: SystemMessageSettings = Field(
+        default_factory=SystemMessageSettings, description="messages sent by the server itself"
+    )
+    messaging: MessagingSettings = Field(default_factory=MessagingSettings, description="message limits")
 
     @model_validator(mode="after")
     def _ports_do_not_collide(self) -> Settings:
-        if self.http.port == self.http.ws_port:
-            raise ValueError("http.port and http.ws_port must differ")
+        # (transport, host, port) -> the key that binds it; the websocket listener on
+        # http.ws_port is served by the GraphQL server itself, so it binds nothing new.
+        bound: dict[tuple[str, str, int], str] = {}
+
+        def bind(transport: str, host: str, port: int, key: str) -> None:
+            for (other_transport, other_host, other_port), other_key in bound.items():
+                same_host = host == other_host or {host, other_host} & WILDCARD_HOSTS
+                if other_transport == transport and other_port == port and same_host:
+                    raise ValueError(f"{key}: port {port} is also used by {other_key}")
+            bound[(transport, host, port)] = key
+
+        bind("tcp", self.host, self.http.port, "http.port")
+        bind("tcp", self.host, self.http.ws_port, "http.ws_port")
+        for i, listener in enumerate(self.gateway.listeners):
+            host, port = self.listener_address(listener)
+            if listener.protocol == "websocket" and port == self.http.ws_port and host == self.host:
+                continue
+            transport = "udp" if listener.protocol == "quic" else "tcp"
+            bind(transport, host, port, f"gateway.listeners[{i}] ({listener.protocol})")
         return self
 
     @classmethod
@@ -172,18 +336,20 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [
-            init_settings,
-            _SecretEnvSource(settings_cls),
-            env_settings,
-            dotenv_settings,
-        ]
-        config_file = _CONFIG_FILE.get()
-        if config_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
-        return tuple(sources)
+        # Highest priority first. `.env` is loaded into the environment by the CLI
+        # (without overriding real variables), so it needs no source of its own.
+        return (init_settings, _SecretEnvSource(settings_cls), env_settings, _FileSource(settings_cls))
 
     # Derived values -----------------------------------------------------------------
+
+    def listener_address(self, listener: ListenerSettings) -> tuple[str, int]:
+        """Where a gateway listener binds, its defaults filled in."""
+        default_port = {
+            "tcp": self.gateway.tcp_port,
+            "quic": self.gateway.quic_port,
+            "websocket": self.http.ws_port,
+        }[listener.protocol]
+        return listener.host or self.host, listener.port or default_port
 
     @property
     def database_url(self) -> str:
@@ -211,42 +377,40 @@ def normalise_database_url(url: str) -> str:
 
 
 class _SecretEnvSource(PydanticBaseSettingsSource):
-    """Well-known un-prefixed secret variables (DATABASE_URL, REDIS_URL)."""
-
-    MAPPING = {
-        "DATABASE_URL": ("database", "url"),
-        "REDIS_URL": ("cache", "redis_url"),
-        "PRIVCHAT_JWT_SECRET": ("security", "jwt_secret"),
-        "PRIVCHAT_SERVICE_KEY": ("security", "service_key"),
-    }
+    """The well-known secret variables (DATABASE_URL, REDIS_URL, PRIVCHAT_JWT_SECRET, PRIVCHAT_SERVICE_KEY)."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for var, (section, key) in self.MAPPING.items():
+        for (section, key), var in SECRET_ENV_VARS.items():
             value = os.environ.get(var)
             if value:
                 out.setdefault(section, {})[key] = value
         return out
 
 
-class _ConfigFileVar:
-    """The TOML file for the next Settings() construction (pydantic-settings reads
-    sources through a classmethod, so the path is handed over here)."""
-
-    def __init__(self) -> None:
-        self._path: Path | None = None
-
-    def get(self) -> Path | None:
-        return self._path
-
-    def set(self, path: Path | None) -> None:
-        self._path = path
+# The parsed TOML file for the Settings() being built: pydantic-settings asks for
+# sources through a classmethod, so `load_settings` hands the data over here.
+_FILE_DATA: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("_FILE_DATA", default=None)
 
 
-_CONFIG_FILE = _ConfigFileVar()
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _FILE_DATA.get() or {}
+
+
+# The Settings schema as a plain model: validates a config file's data without reading
+# any other source (BaseSettings.__init__ always reads them).
+_FileCheck: type[BaseModel] = create_model(
+    "_FileCheck",
+    __config__=ConfigDict(extra="forbid"),
+    **{name: (field.annotation, field) for name, field in Settings.model_fields.items()},  # type: ignore[call-overload]
+)
 
 
 class ConfigError(Exception):
@@ -257,36 +421,117 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a TOML config file; refuse secrets in it (they belong in the environment)."""
+    if not path.exists():
+        raise ConfigError([f"config file {path}: not found"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"config file {path}: cannot be read: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config file {path}: not valid TOML: {exc}"]) from None
+    problems = [
+        f"{section}.{key}: a secret is not read from the config file; set the {var} environment variable"
+        for (section, key), var in SECRET_ENV_VARS.items()
+        if isinstance(data.get(section), dict) and key in data[section]
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return data
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from all sources. `overrides` are CLI flags (highest priority),
     given as nested dicts, e.g. ``http={"port": 9083}``."""
-    if config_file is not None and not config_file.is_file():
-        raise ConfigError([f"config file {config_file}: not found"])
-    _CONFIG_FILE.set(config_file)
+    file_data = read_config_file(config_file) if config_file is not None else None
+    # A bad value in the file is an error even where the environment or a flag overrides it.
+    problems = _file_problems(file_data) if file_data is not None else []
+    token = _FILE_DATA.set(file_data)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
-    except (ValueError, OSError) as exc:  # TOML syntax errors surface as ValueError
-        raise ConfigError([f"config file {config_file}: {exc}"]) from None
+        problems += [p for p in describe_validation_error(exc.errors()) if p not in problems]
+    except SettingsError as exc:  # an environment variable that is not valid JSON for a list or table
+        problems.append(_describe_settings_error(exc))
     finally:
-        _CONFIG_FILE.set(None)
+        _FILE_DATA.reset(token)
+    if problems:
+        raise ConfigError(problems)
+    return settings
 
 
-def describe_validation_error(exc: ValidationError) -> list[str]:
+def _file_problems(data: dict[str, Any]) -> list[str]:
+    """Problems of the file's own values: types, ranges, unknown keys. Checks that combine
+    several keys (port collisions...) are left to the merged settings."""
+    try:
+        _FileCheck.model_validate(data)
+    except ValidationError as exc:
+        return describe_validation_error(
+            [e for e in exc.errors() if not (e["type"] == "value_error" and _model_at(e["loc"]) is not None)]
+        )
+    return []
+
+
+def _describe_settings_error(exc: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(exc))
+    field = match.group(1) if match else ""
+    prefix = f"PRIVCHAT_{field.upper()}"
+    names = sorted(name for name in os.environ if name.upper() == prefix or name.upper().startswith(prefix + "__"))
+    return (
+        f"{field}: cannot parse the environment variable {' or '.join(names) or prefix}: "
+        "lists and tables are written as JSON, e.g. PRIVCHAT_HTTP__CORS_ORIGINS='[\"https://chat.example.com\"]'"
+    )
+
+
+def describe_validation_error(errors: list[ErrorDetails]) -> list[str]:
+    """One line per problem: `key.path: what is wrong (got value)`; secrets are never echoed."""
     problems = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(root)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        problems.append(f"{path}: {msg}")
+    for err in errors:
+        loc = _located(err["loc"], err["msg"].removeprefix("Value error, "))
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key" + _suggestion(loc)
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            if len(loc) > len(err["loc"]):  # the key named by a section's validator moved into the path
+                msg = msg.split(": ", 1)[1]
+            if isinstance(err.get("input"), str | int | float | bool) and not _is_secret(loc):
+                msg += f" (got {err['input']!r})"
+        problems.append(f"{path}: {msg}" if path else msg)
     return problems
 
 
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+def _located(loc: tuple[int | str, ...], msg: str) -> tuple[int | str, ...]:
+    """A section validator says `key: problem`; put the key into the path when it is a field there."""
+    key, sep, _rest = msg.partition(": ")
+    model = _model_at(loc)
+    if sep and model is not None and key in model.model_fields:
+        return (*loc, key)
+    return loc
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The settings model found at a key path (list indices skipped), if the path leads to one."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        inner = getattr(annotation, "__args__", (annotation,))[0]
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return None
+        model = inner
+    return model
+
+
+def _is_secret(loc: tuple[int | str, ...]) -> bool:
+    return tuple(loc[:2]) in SECRET_ENV_VARS
+
+
+def _suggestion(loc: tuple[int | str, ...]) -> str:
+    """` (did you mean port?)` for a misspelt key."""
+    model = _model_at(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1) if model else []
+    return f" (did you mean {close[0]}?)" if close else ""

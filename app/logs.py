@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# uvicorn attaches an ANSI-coloured copy of its message: noise in a log collector.
+_DROPPED = {"color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,7 +21,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key not in _DROPPED and not key.startswith("_"):
                 out[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
@@ -35,6 +37,8 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Python warnings go through the same handler, so a JSON log stays one object per line.
+    logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -66,7 +68,10 @@ def build_app(settings: Settings) -> App:
             log_config=None,
             access_log=False,
             ws_max_size=settings.http.max_body_bytes,
-            timeout_graceful_shutdown=int(grace) if grace else None,
+            timeout_graceful_shutdown=math.ceil(grace) if grace else None,
+            # Longer than typical client/proxy idle timeouts, so a client never reuses a
+            # connection the server is closing at the same moment.
+            timeout_keep_alive=65,
             proxy_headers=False,
         )
         return _Server(config)
@@ -75,16 +80,43 @@ def build_app(settings: Settings) -> App:
     return App(services=services, api=api, servers=servers)
 
 
+class ListenError(RuntimeError):
+    """A port could not be bound (in use, no permission, bad address)."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before serving, so a port in use is a clear error and not a SystemExit from
+    inside uvicorn's task."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then stop accepting, finish in-flight work and exit."""
     app = build_app(settings)
+    sockets = []
+    try:
+        for port in (settings.http.ws_port, settings.http.port):
+            sockets.append(bind(settings.host, port))
+    except ListenError:
+        for sock in sockets:
+            sock.close()
+        raise
     await runtime.start(app.services)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, app.request_shutdown)
     try:
-        tasks = [asyncio.create_task(s.serve()) for s in app.servers]
+        tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in zip(app.servers, sockets, strict=True)]
         # Announce readiness once every listener is bound (tests and operators wait on this).
         while not all(s.started for s in app.servers):
             if any(t.done() for t in tasks):
@@ -103,8 +135,6 @@ async def serve(settings: Settings) -> None:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        if any(not s.started for s in app.servers):
-            raise SystemExit(f"could not bind a listener on {settings.host}; see the log above")
     finally:
         await runtime.stop(app.services)
         log.info("PrivChat stopped")
