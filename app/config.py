@@ -192,7 +192,9 @@ class DatabaseSettings(Section):
     url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL (postgresql://user:pass@host/db); default: SQLite file in data_dir"
     )
-    pool_size: int = Field(default=10, ge=1, le=500, description="connections per process (PostgreSQL)")
+    pool_size: int = Field(
+        default=20, ge=1, le=500, description="connections kept open per process (PostgreSQL); bursts add half again"
+    )
     auto_migrate: bool = Field(default=True, description="apply migrations when the server starts")
     echo: bool = Field(default=False, description="log every SQL statement (debugging)")
 

@@ -26,15 +26,38 @@ log = logging.getLogger(__name__)
 
 DELIVER_TOPIC = "deliver"
 RESYNC = {"type": "resync_required", "reason": "overflow"}
+SESSION_READY = "session_ready"
 
 
 class Listener:
-    def __init__(self, principal: Principal, maxsize: int) -> None:
+    """One device connection's live feed. With `hold`, items wait (bounded) until the
+    device says `sync/session_ready`, so nothing falls between its sync and live delivery."""
+
+    def __init__(self, principal: Principal, maxsize: int, *, hold: bool = False) -> None:
         self.principal = principal
+        self.maxsize = maxsize
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
+        self._held: list[dict[str, Any]] | None = [] if hold else None
+        self._resync_pending = False
         self.overflows = 0
 
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for message in held or ():
+            self.offer(message)
+
     def offer(self, message: dict[str, Any]) -> None:
+        if self._held is not None:
+            if len(self._held) < self.maxsize:
+                self._held.append(message)
+            else:
+                self.overflows += 1
+                self._held = [RESYNC]
+            return
+        if self._resync_pending:
+            # The client has not yet taken the resync marker; the sync it is about to do
+            # reads this event from the database anyway.
+            return
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -44,9 +67,18 @@ class Listener:
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(RESYNC)
+            self._resync_pending = True
+
+    def _taken(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message is RESYNC:
+            self._resync_pending = False
+        return message
 
     async def get(self) -> dict[str, Any]:
-        return await self._queue.get()
+        return self._taken(await self._queue.get())
+
+    def get_nowait(self) -> dict[str, Any]:
+        return self._taken(self._queue.get_nowait())
 
     def pending(self) -> int:
         return self._queue.qsize()
@@ -81,6 +113,12 @@ class EventHub:
                     log.warning("malformed delivery envelope dropped")
 
     def _dispatch(self, user_ids: Iterable[int], message: dict[str, Any]) -> None:
+        if message.get("type") == SESSION_READY:
+            for user_id in user_ids:
+                for listener in self._listeners.get(user_id, ()):
+                    if listener.principal.session_id == message.get("sessionId"):
+                        listener.release()
+            return
         for user_id in user_ids:
             for listener in self._listeners.get(user_id, ()):
                 listener.offer(message)
@@ -91,9 +129,13 @@ class EventHub:
         if recipients:
             await self.bus.publish(DELIVER_TOPIC, {"to": recipients, "m": message})
 
+    async def session_ready(self, principal: Principal) -> None:
+        """Release what the device's listeners (on any process) held back during its sync."""
+        await self.deliver([principal.user_id], {"type": SESSION_READY, "sessionId": principal.session_id})
+
     @contextlib.asynccontextmanager
-    async def listen(self, principal: Principal) -> AsyncIterator[Listener]:
-        listener = Listener(principal, self.queue_size)
+    async def listen(self, principal: Principal, *, hold: bool = False) -> AsyncIterator[Listener]:
+        listener = Listener(principal, self.queue_size, hold=hold)
         self._listeners[principal.user_id].add(listener)
         try:
             yield listener
@@ -107,10 +149,10 @@ class EventHub:
     def connected_users(self) -> int:
         return len(self._listeners)
 
-    async def stream(self, principal: Principal) -> AsyncIterator[dict[str, Any]]:
+    async def stream(self, principal: Principal, *, hold: bool = False) -> AsyncIterator[dict[str, Any]]:
         """The live items for one device. Ends with SESSION_REVOKED once this very device
         session is revoked (after delivering the revocation itself)."""
-        async with self.listen(principal) as listener:
+        async with self.listen(principal, hold=hold) as listener:
             while True:
                 message = await listener.get()
                 yield message

@@ -120,6 +120,9 @@ def _operation(
     if len(params) not in (1, 2):
         raise TypeError(f"{route}: resolver must take (ctx) or (ctx, input)")
     input_type = hints[params[1]] if len(params) == 2 else None
+    if input_type is not None and type(None) in typing.get_args(input_type):
+        # `input: X | None`: the argument may be omitted (subscriptions); X is the type.
+        input_type = next(a for a in typing.get_args(input_type) if a is not type(None))
     output_type = hints["return"]
     if kind is Kind.SUBSCRIPTION:
         args = typing.get_args(output_type)

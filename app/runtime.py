@@ -7,14 +7,21 @@ import logging
 from dataclasses import dataclass
 
 from app.accounts.service import AccountService
+from app.admin.service import AdminService
 from app.bus import EventBus
 from app.channels.service import ChannelService
 from app.config import Settings
+from app.contacts.policy import SocialPolicy
+from app.contacts.search import UserSearch
+from app.contacts.service import ContactService
 from app.db import Database
 from app.db.migrate import upgrade_to_head
 from app.devices.service import DeviceService
 from app.events import EventHub
+from app.messaging.service import MessagingService
 from app.metrics import Metrics
+from app.privacy.service import PrivacyService
+from app.qrcodes.service import QrCodeService
 from app.ratelimit import RateLimiter
 from app.security import PasswordHashing, TokenService, resolve_jwt_secret
 from app.sync.updates import UserUpdates
@@ -37,6 +44,13 @@ class Services:
     hub: EventHub
     updates: UserUpdates
     channels: ChannelService
+    messaging: MessagingService
+    policy: SocialPolicy
+    privacy: PrivacyService
+    contacts: ContactService
+    search: UserSearch
+    qrcodes: QrCodeService
+    admin: AdminService
 
     def admin_key_matches(self, key: str | None) -> bool:
         configured = self.settings.security.service_key
@@ -60,10 +74,13 @@ def build_services(settings: Settings) -> Services:
     passwords = PasswordHashing(
         time_cost=security.password_hash_time_cost, memory_kib=security.password_hash_memory_kib
     )
-    hub = EventHub(bus=bus)
+    hub = EventHub(bus=bus, queue_size=settings.messaging.event_queue_size)
     updates = UserUpdates(db=db, hub=hub)
     devices = DeviceService(db=db, updates=updates, tokens=tokens)
     accounts = AccountService(settings=settings, db=db, passwords=passwords, devices=devices, ratelimit=ratelimit)
+    policy = SocialPolicy()
+    channels = ChannelService(db=db, updates=updates, policy=policy)
+    contacts = ContactService(db=db, updates=updates, channels=channels, policy=policy)
     return Services(
         settings=settings,
         db=db,
@@ -75,7 +92,14 @@ def build_services(settings: Settings) -> Services:
         devices=devices,
         hub=hub,
         updates=updates,
-        channels=ChannelService(db=db, updates=updates),
+        channels=channels,
+        messaging=MessagingService(settings=settings, db=db, hub=hub, policy=policy, metrics=metrics),
+        policy=policy,
+        privacy=PrivacyService(db=db, updates=updates),
+        contacts=contacts,
+        search=UserSearch(db=db, policy=policy),
+        qrcodes=QrCodeService(db=db, policy=policy),
+        admin=AdminService(db=db, accounts=accounts, contacts=contacts),
     )
 
 
@@ -95,3 +119,4 @@ async def stop(services: Services) -> None:
     await services.hub.stop()
     await services.bus.disconnect()
     await services.db.dispose()
+

@@ -56,9 +56,7 @@ class PasswordHashing:
     """argon2id; hashing runs in a worker thread so the event loop keeps serving."""
 
     def __init__(self, *, time_cost: int, memory_kib: int) -> None:
-        self._hasher = PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_kib, parallelism=1, type=Type.ID
-        )
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1, type=Type.ID)
         # A fixed hash to verify against when the user does not exist, so that timing
         # does not reveal which usernames are registered.
         self._dummy = self._hasher.hash(secrets.token_hex(8))
@@ -69,9 +67,7 @@ class PasswordHashing:
     async def verify(self, password_hash: str | None, password: str) -> bool:
         def check() -> bool:
             try:
-                return (
-                    self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
-                )
+                return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
             except (VerificationError, InvalidHashError):
                 return False
 

@@ -6,12 +6,18 @@
 from __future__ import annotations
 
 from app.ops import Operation
-from resolvers import accounts, devices, events, sync, system
+from resolvers import accounts, admin, channels, contacts, devices, events, messages, privacy, search, sync, system
 
 ALL_OPERATIONS: list[Operation] = [
     *system.OPERATIONS,
     *accounts.OPERATIONS,
     *devices.OPERATIONS,
+    *channels.OPERATIONS,
+    *messages.OPERATIONS,
+    *contacts.OPERATIONS,
+    *privacy.OPERATIONS,
+    *search.OPERATIONS,
+    *admin.OPERATIONS,
     *sync.OPERATIONS,
     *events.OPERATIONS,
 ]

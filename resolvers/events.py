@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 
 from app.context import RequestContext
 from app.ops import subscription
-from schema.events import Event, event_object
+from schema.events import Event, EventsInput, event_object
 
 
-async def events(ctx: RequestContext) -> AsyncIterator[Event]:
+async def events(ctx: RequestContext, input: EventsInput | None) -> AsyncIterator[Event]:
     """Everything that happens to the caller, live: channel events with pts, user updates
     with seq. A gap in pts/seq means: fetch the difference."""
-    async for message in ctx.services.hub.stream(ctx.principal):
+    hold = input.hold_until_ready if input is not None else False
+    async for message in ctx.services.hub.stream(ctx.principal, hold=hold):
         item = event_object(message)
         if item is not None:
             yield item

@@ -21,7 +21,13 @@ from graphql import (
 )
 from graphql.utilities.validate_input_value import validate_input_value
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import create_type
 from strawberry.types.arguments import convert_argument
@@ -31,8 +37,11 @@ from app.config import HttpSettings
 from app.context import RequestContext
 from app.errors import AppError, ErrorCode
 from app.ops import Kind, Operation, Registry
+from schema.common import SCALAR_MAP
 from schema.errors import ErrorCodes, to_graphql_error
 from schema.limits import complexity_rule
+from schema.operation_name import OperationNameRequired
+from schema.parser_cache import ParserCache
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +70,27 @@ def _query_or_mutation_field(op: Operation) -> Any:
 
 
 def _subscription_field(op: Operation) -> Any:
-    async def resolve(info: strawberry.Info) -> AsyncIterator[Any]:
+    async def stream(info: strawberry.Info, input: Any) -> AsyncIterator[Any]:
         try:
-            stream = await op.open_stream(info.context, None)
-            async for item in stream:
+            async for item in await op.open_stream(info.context, input):
                 yield item
         except AppError as exc:
             raise to_graphql_error(exc) from None
 
-    resolve.__annotations__ = {"info": strawberry.Info, "return": AsyncIterator[op.output_type]}  # type: ignore[name-defined]
+    returns = AsyncIterator[op.output_type]  # type: ignore[name-defined]
+    if op.input_type is None:
+
+        def resolve(info: strawberry.Info) -> AsyncIterator[Any]:
+            return stream(info, None)
+
+        resolve.__annotations__ = {"info": strawberry.Info, "return": returns}
+    else:
+
+        def resolve(info: strawberry.Info, input: Any = None) -> AsyncIterator[Any]:  # type: ignore[misc]
+            return stream(info, input)
+
+        # Optional, so `subscription { events { ... } }` works without arguments.
+        resolve.__annotations__ = {"info": strawberry.Info, "input": op.input_type | None, "return": returns}
     resolve.__name__ = resolve.__qualname__ = op.route.replace("/", "__")
     return strawberry.subscription(resolver=resolve, name=op.field_name, description=op.description)
 
@@ -99,23 +120,31 @@ def build_schema(registry: Registry, http: HttpSettings) -> strawberry.Schema:
         _check_names(op)
         field = _subscription_field(op) if op.kind is Kind.SUBSCRIPTION else _query_or_mutation_field(op)
         by_kind[op.kind].append(field)
-    rules: list[Any] = [complexity_rule(http.max_complexity)]
+    # Rule classes are made once: the validation cache is keyed by them, so classes made
+    # per request (as QueryDepthLimiter/MaxAliasesLimiter do) would defeat it.
+    rules: list[Any] = [
+        depth_rule(http.max_query_depth, None),
+        alias_rule(http.max_aliases),
+        complexity_rule(http.max_complexity),
+    ]
     if not http.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, so each request gets fresh extension instances.
     extensions: list[Any] = [
         ErrorCodes,
+        OperationNameRequired,
         lambda: MaxTokensLimiter(max_token_count=http.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=http.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=http.max_aliases),
         lambda: AddValidationRules(rules),
+        # Clients send the same few documents over and over: parse and validate each once.
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
     ]
     return Schema(
         query=create_type("Query", by_kind[Kind.QUERY]),
         mutation=create_type("Mutation", by_kind[Kind.MUTATION]) if by_kind[Kind.MUTATION] else None,
         subscription=(create_type("Subscription", by_kind[Kind.SUBSCRIPTION]) if by_kind[Kind.SUBSCRIPTION] else None),
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, NewType
 
 import strawberry
 
@@ -34,3 +35,24 @@ def from_ms_required(ms: int) -> datetime:
 @strawberry.type(description="Acknowledges a mutation that returns nothing else.")
 class Ok:
     ok: bool = True
+
+
+def _parse_long(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("Long must be an integer")
+    number = int(value)
+    if not -(2**63) <= number <= INT64_MAX:
+        raise ValueError("Long out of range")
+    return number
+
+
+Long = NewType("Long", int)
+# Registered in the schema config (schema/build.py): GraphQL's Int is only 32 bits.
+SCALAR_MAP: dict[object, Any] = {
+    Long: strawberry.scalar(
+        name="Long",
+        description="A 64-bit integer (milliseconds since the epoch, byte sizes).",
+        serialize=int,
+        parse_value=_parse_long,
+    )
+}

@@ -7,8 +7,12 @@ from collections.abc import Callable
 from typing import Annotated, Any, Union
 
 import strawberry
+from strawberry.scalars import JSON
 
 from schema.common import to_id
+from schema.contacts import CONTACT_UPDATE_KINDS, CONTACT_UPDATE_TYPES
+from schema.messages import CHANNEL_EVENT_TYPES, channel_event_object
+from schema.privacy import PrivacyChangedEvent
 
 
 @strawberry.type(description="One or more device sessions of the user were revoked or kicked.")
@@ -28,6 +32,24 @@ class SessionRevokedEvent:
         )
 
 
+@strawberry.type(description="The user was added to a channel (a new direct chat or group): sync it.")
+class ChannelAddedEvent:
+    seq: int
+    channel_id: strawberry.ID
+    kind: str
+
+    @classmethod
+    def from_update(cls, seq: int, payload: dict[str, Any]) -> ChannelAddedEvent:
+        return cls(seq=seq, channel_id=to_id(payload["channelId"]), kind=payload.get("kind", "direct"))
+
+
+@strawberry.type(description="A user update this client version has no dedicated type for; keeps seq gapless.")
+class OtherUserUpdate:
+    seq: int
+    kind: str
+    payload: JSON
+
+
 @strawberry.type(description="The server could not deliver everything live: re-sync from the last pts/seq.")
 class ResyncRequiredEvent:
     reason: str
@@ -37,18 +59,28 @@ class ResyncRequiredEvent:
 UserUpdateConverter = Callable[[int, dict[str, Any]], Any]
 USER_UPDATE_KINDS: dict[str, UserUpdateConverter] = {
     "session_revoked": SessionRevokedEvent.from_update,
+    "channel_added": ChannelAddedEvent.from_update,
+    **CONTACT_UPDATE_KINDS,
+    "privacy_changed": PrivacyChangedEvent.from_update,
 }
-USER_UPDATE_TYPES: tuple[type, ...] = (SessionRevokedEvent,)
-CHANNEL_EVENT_TYPES: tuple[type, ...] = ()
+USER_UPDATE_TYPES: tuple[type, ...] = (
+    SessionRevokedEvent,
+    ChannelAddedEvent,
+    OtherUserUpdate,
+    *CONTACT_UPDATE_TYPES,
+    PrivacyChangedEvent,
+)
 
 UserUpdate = Annotated[Union[USER_UPDATE_TYPES], strawberry.union("UserUpdate")]  # type: ignore[valid-type]  # noqa: UP007
+ChannelUpdate = Annotated[Union[CHANNEL_EVENT_TYPES], strawberry.union("ChannelUpdate")]  # type: ignore[valid-type]  # noqa: UP007
 EVENT_TYPES: tuple[type, ...] = (*USER_UPDATE_TYPES, *CHANNEL_EVENT_TYPES, ResyncRequiredEvent)
 Event = Annotated[Union[EVENT_TYPES], strawberry.union("Event")]  # type: ignore[valid-type]  # noqa: UP007
 
 
-def user_update_object(kind: str, seq: int, payload: dict[str, Any]) -> Any | None:
+def user_update_object(kind: str, seq: int, payload: dict[str, Any]) -> Any:
+    """Every stored user update becomes an object: a client never sees a seq hole."""
     converter = USER_UPDATE_KINDS.get(kind)
-    return converter(seq, payload) if converter is not None else None
+    return converter(seq, payload) if converter is not None else OtherUserUpdate(seq=seq, kind=kind, payload=payload)  # type: ignore[arg-type]
 
 
 def event_object(message: dict[str, Any]) -> Any | None:
@@ -56,6 +88,16 @@ def event_object(message: dict[str, Any]) -> Any | None:
     kind = message.get("type")
     if kind == "user_update":
         return user_update_object(message["kind"], message["seq"], message.get("payload") or {})
+    if kind == "channel_event":
+        return channel_event_object(message)
     if kind == "resync_required":
         return ResyncRequiredEvent(reason=message.get("reason", "overflow"))
     return None
+
+
+@strawberry.input
+class EventsInput:
+    hold_until_ready: bool = strawberry.field(
+        default=False,
+        description="hold live events (bounded) until this device calls syncSessionReady after its sync",
+    )

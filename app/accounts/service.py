@@ -62,9 +62,7 @@ class AccountService:
         is_admin: bool = False,
     ) -> User:
         username = rules.check_username(username)
-        rules.check_password(
-            password, username=username, min_length=self.settings.security.password_min_length
-        )
+        rules.check_password(password, username=username, min_length=self.settings.security.password_min_length)
         name = rules.check_display_name(display_name if display_name is not None else username)
         email = rules.check_email(email)
         phone = rules.check_phone(phone)
@@ -172,6 +170,4 @@ class AccountService:
                 await store.update_user(tx.session, existing.id, {"is_admin": True})
                 await tx.session.refresh(existing)
                 return existing
-        return await self.register(
-            username=username, password=password, display_name=display_name, is_admin=True
-        )
+        return await self.register(username=username, password=password, display_name=display_name, is_admin=True)

@@ -59,9 +59,7 @@ async def update_user(session: AsyncSession, user_id: int, values: dict[str, obj
         return
     try:
         async with session.begin_nested():
-            await session.execute(
-                update(User).where(col(User.id) == user_id).values(**values, updated_at=now_ms())
-            )
+            await session.execute(update(User).where(col(User.id) == user_id).values(**values, updated_at=now_ms()))
     except IntegrityError:
         raise AppError(ErrorCode.CONFLICT, "email or phone already taken") from None
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from broadcaster import Broadcast
 
+from app.bus.redis_backend import RedisPubSubBackend
+
 log = logging.getLogger(__name__)
 
 
@@ -42,7 +44,10 @@ class EventBus:
     def __init__(self, url: str = "memory://", *, prefix: str = "privchat") -> None:
         self.url = url
         self._prefix = prefix + ":"
-        self._broadcast = Broadcast(url)
+        if url.startswith(("redis://", "rediss://")):
+            self._broadcast = Broadcast(backend=RedisPubSubBackend(url))
+        else:
+            self._broadcast = Broadcast(url)
         self._connected = False
 
     @property

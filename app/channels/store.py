@@ -106,3 +106,61 @@ async def memberships(session: AsyncSession, user_id: int, *, include_left: bool
     if not include_left:
         stmt = stmt.where(col(ChannelMember.left_at).is_(None))
     return (await session.execute(stmt)).scalars().all()
+
+
+async def member_channels_page(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    pinned: bool,
+    before: tuple[int, int] | None,
+    limit: int,
+) -> Sequence[tuple[Channel, ChannelMember]]:
+    """The user's visible conversations by activity (newest first), pinned ones apart."""
+    stmt = (
+        select(Channel, ChannelMember)
+        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
+        .where(
+            col(ChannelMember.user_id) == user_id,
+            col(ChannelMember.left_at).is_(None),
+            col(ChannelMember.hidden).is_(False),
+            col(Channel.deleted_at).is_(None),
+        )
+    )
+    if pinned:
+        stmt = stmt.where(col(ChannelMember.pinned_at).is_not(None)).order_by(col(ChannelMember.pinned_at).desc())
+    else:
+        stmt = stmt.where(col(ChannelMember.pinned_at).is_(None))
+        if before is not None:
+            at, channel_id = before
+            stmt = stmt.where(
+                (col(Channel.last_event_at) < at)
+                | ((col(Channel.last_event_at) == at) & (col(Channel.id) < channel_id))
+            )
+        stmt = stmt.order_by(col(Channel.last_event_at).desc(), col(Channel.id).desc())
+    result = await session.execute(stmt.limit(limit))
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def member_channels_changed(
+    session: AsyncSession, user_id: int, *, since: int, after: tuple[int, int] | None, limit: int
+) -> Sequence[tuple[Channel, ChannelMember]]:
+    """The user's channels with activity after `since`, oldest change first (keyset paged)."""
+    stmt = (
+        select(Channel, ChannelMember)
+        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
+        .where(
+            col(ChannelMember.user_id) == user_id,
+            col(ChannelMember.left_at).is_(None),
+            col(Channel.deleted_at).is_(None),
+            col(Channel.last_event_at) >= since,
+        )
+    )
+    if after is not None:
+        at, channel_id = after
+        stmt = stmt.where(
+            (col(Channel.last_event_at) > at) | ((col(Channel.last_event_at) == at) & (col(Channel.id) > channel_id))
+        )
+    stmt = stmt.order_by(col(Channel.last_event_at).asc(), col(Channel.id).asc()).limit(limit)
+    result = await session.execute(stmt)
+    return [(row[0], row[1]) for row in result.all()]

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +42,25 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            # One connection per use keeps SQLite's file locking simple; WAL lets readers
-            # run beside the single writer that _write_lock admits.
+            # A small pool of connections (each runs its own aiosqlite thread); WAL lets
+            # readers run beside the single writer that _write_lock admits.
             self.engine: AsyncEngine = create_async_engine(
-                url, echo=echo, poolclass=NullPool, connect_args={"timeout": 30}
+                url, echo=echo, pool_size=5, max_overflow=5, connect_args={"timeout": 30}
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                echo=echo,
+                # Each new PostgreSQL connection forks a backend: keep the pool warm and
+                # let bursts queue for a connection rather than open and drop extra ones.
+                pool_size=pool_size,
+                max_overflow=pool_size // 2,
+                pool_timeout=30,
+                pool_recycle=3600,
+                # No pre-ping round trip per checkout: a dead connection raises on use and
+                # the pool replaces it (invalidation on disconnect errors).
+                pool_pre_ping=False,
             )
         # SQLite allows one writer; serialising writers in-process avoids SQLITE_BUSY
         # when a deferred transaction upgrades from read to write.

@@ -68,3 +68,21 @@ async def account(services: Services, username: str | None = None, *, device_id:
     username = username or f"user{next(_counter)}"
     await register(services, username)
     return await login(services, username, device_id=device_id)
+
+
+async def direct_channel(services: Services, a: Account, b: Account) -> int:
+    entry = await services.channels.open_direct(a.principal, b.user_id)
+    assert entry.channel.id is not None
+    return entry.channel.id
+
+
+async def send_text(services: Services, sender: Account, channel_id: int, text: str, client_msg_id: str | None = None) -> int:
+    from app.messaging.content import MessageType
+    from app.messaging.service import SendRequest
+
+    message = await services.messaging.send(
+        sender.principal,
+        SendRequest(channel_id=channel_id, client_msg_id=client_msg_id or f"c-{next(_counter)}",
+                    type=MessageType.TEXT, content={"text": text}),
+    )
+    return message.pts

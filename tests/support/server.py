@@ -77,6 +77,18 @@ class ServerProcess:
         return env
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
+        # A free port can be taken by someone else between picking and binding it:
+        # try again on fresh ports in that case.
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+                self.ws_port, self.http_port, self.tcp_port = free_port(), free_port(), free_port()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"server-{self.ws_port}.log"
         log = self.log_path.open("wb")

@@ -1,0 +1,43 @@
+"""Messages and channel events as plain dicts: the form the bus carries and both doors
+convert into their output types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.messaging.tables import ChannelEvent, Message
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    revoked = message.revoked_at is not None
+    return {
+        "id": message.id,
+        "channelId": message.channel_id,
+        "pts": message.pts,
+        "senderId": message.sender_id,
+        "clientMsgId": message.client_msg_id,
+        "type": message.type,
+        # Revoked content is hidden from everyone, everywhere.
+        "content": None if revoked else message.content,
+        "meta": None if revoked else message.meta,
+        "replyToId": message.reply_to_id,
+        "forwardedFromId": message.forwarded_from_id,
+        "mentions": message.mentions or [],
+        "mentionAll": message.mention_all,
+        "createdAt": message.created_at,
+        "revoked": revoked,
+        "revokedAt": message.revoked_at,
+    }
+
+
+def event_dict(event: ChannelEvent, message: Message | None) -> dict[str, Any]:
+    return {
+        "type": "channel_event",
+        "channelId": event.channel_id,
+        "pts": event.pts,
+        "kind": event.kind,
+        "actorId": event.actor_id,
+        "at": event.created_at,
+        "message": message_dict(message) if message is not None else None,
+        "payload": event.payload or {},
+    }

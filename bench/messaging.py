@@ -1,0 +1,181 @@
+"""Messaging benchmark: starts a real server and prints figures (not a test).
+
+    .venv/bin/python -m bench.messaging                       # SQLite + in-memory bus
+    .venv/bin/python -m bench.messaging --backend postgres    # PostgreSQL + Redis
+
+Measures, over GraphQL (HTTP for sends, graphql-transport-ws for receives):
+  1. 1:1 send-to-receive latency p50/p99 at a steady total rate (--rate msg/s);
+  2. sustained persisted messages/s with --senders concurrent senders;
+  3. server RSS.
+Fan-out to a 100-member channel needs group channels (issue #6) and is not measured yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import websockets
+
+from tests.support import backends
+from tests.support.backends import DatabaseFactory
+from tests.support.server import ServerProcess
+
+PASSWORD = "bench-password-1"
+SEND = (
+    "mutation($c: ID!, $id: String!, $t: String!) { messageSend(input: {channelId: $c, clientMsgId: $id, "
+    "content: {text: {text: $t}}}) { message { pts } } }"
+)
+SUB = "subscription { events { __typename ... on MessageEvent { pts message { content { ... on TextContent { text } } } } } }"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Bench:
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+        self.http = httpx.AsyncClient(base_url=server.base_url, timeout=60,
+                                      limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
+
+    async def gql(self, query: str, variables: dict, token: str | None = None) -> dict:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        body = (await self.http.post("/graphql", json={"query": query, "variables": variables}, headers=headers)).json()
+        if body.get("errors"):
+            raise RuntimeError(body["errors"])
+        return body["data"]
+
+    async def user(self, name: str) -> tuple[str, str]:
+        await self.gql("mutation($u: String!, $p: String!) { accountUserRegister(input: {username: $u, password: $p}) { user { id } } }",
+                       {"u": name, "p": PASSWORD})
+        data = await self.gql(
+            'mutation($u: String!, $p: String!) { accountAuthLogin(input: {username: $u, password: $p, deviceId: "bench", platform: "linux"}) { accessToken user { id } } }',
+            {"u": name, "p": PASSWORD},
+        )
+        login = data["accountAuthLogin"]
+        return login["user"]["id"], login["accessToken"]
+
+    async def pair(self, tag: str) -> tuple[str, str, str]:
+        """(sender token, receiver token, channel id)"""
+        _, sender = await self.user(f"s{tag}")
+        receiver_id, receiver = await self.user(f"r{tag}")
+        data = await self.gql("mutation($u: ID!) { channelDirectGetOrCreate(input: {userId: $u}) { channel { id } } }",
+                              {"u": receiver_id}, sender)
+        return sender, receiver, data["channelDirectGetOrCreate"]["channel"]["id"]
+
+    async def send(self, token: str, channel: str, text: str) -> None:
+        await self.gql(SEND, {"c": channel, "id": uuid.uuid4().hex, "t": text}, token)
+
+    async def latency(self, pairs: int, rate: float, duration: float) -> list[float]:
+        setup = [await self.pair(f"l{i}{uuid.uuid4().hex[:5]}") for i in range(pairs)]
+        latencies: list[float] = []
+        expected = int(rate * duration)
+        done = asyncio.Event()
+
+        async def receive(token: str) -> None:
+            async with websockets.connect(self.server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+                await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+                await ws.recv()
+                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUB}}))
+                ready.release()
+                async for raw in ws:
+                    frame = json.loads(raw)
+                    if frame.get("type") != "next":
+                        continue
+                    text = frame["payload"]["data"]["events"]["message"]["content"]["text"]
+                    latencies.append((time.perf_counter_ns() - int(text)) / 1e6)
+                    if len(latencies) >= expected:
+                        done.set()
+
+        ready = asyncio.Semaphore(0)
+        receivers = [asyncio.create_task(receive(r)) for _, r, _ in setup]
+        for _ in setup:
+            await ready.acquire()
+        await asyncio.sleep(0.5)
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        sends = []
+        for n in range(expected):
+            sender, _, channel = setup[n % pairs]
+            delay = start + n * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sends.append(asyncio.create_task(self.send(sender, channel, str(time.perf_counter_ns()))))
+        await asyncio.gather(*sends)
+        try:
+            await asyncio.wait_for(done.wait(), 30)
+        finally:
+            for task in receivers:
+                task.cancel()
+        return latencies
+
+    async def throughput(self, senders: int, per_sender: int) -> float:
+        setup = [await self.pair(f"t{i}{uuid.uuid4().hex[:5]}") for i in range(senders)]
+
+        async def run(sender: str, channel: str) -> None:
+            for n in range(per_sender):
+                await self.send(sender, channel, f"t{n}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(run(s, c) for s, _, c in setup))
+        return senders * per_sender / (time.perf_counter() - start)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--pairs", type=int, default=20, help="sender/receiver pairs for the latency run")
+    parser.add_argument("--rate", type=float, default=200.0, help="total msg/s for the latency run")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--senders", type=int, default=50)
+    parser.add_argument("--per-sender", type=int, default=40)
+    args = parser.parse_args()
+    os.environ["PRIVCHAT_TEST_BACKEND"] = args.backend
+    backends.BACKEND = args.backend
+    backends.IS_POSTGRES = args.backend == "postgres"
+    workdir = Path(tempfile.mkdtemp(prefix="privchat-bench-"))
+    factory = DatabaseFactory(workdir)
+    database = await factory.new()
+    server = ServerProcess(data_dir=workdir / "data", database_url=database.url,
+                           extra_env={"PRIVCHAT_SECURITY__RPC_PER_USER": "100000/minute",
+                                      "PRIVCHAT_SECURITY__REGISTER_PER_IP": "100000/hour",
+                                      "PRIVCHAT_SECURITY__LOGIN_ATTEMPTS_PER_IP": "100000/minute",
+                                      "PRIVCHAT_LOGGING__LEVEL": "warning"})
+    await asyncio.to_thread(server.start)
+    bench = Bench(server)
+    try:
+        print(f"backend: {args.backend}{' + redis' if args.backend == 'postgres' else ' + memory bus'}")
+        latencies = await bench.latency(args.pairs, args.rate, args.duration)
+        print(f"1:1 send->receive latency at {args.rate:.0f} msg/s over {args.pairs} pairs: "
+              f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+              f"mean {statistics.mean(latencies):.1f} ms (n={len(latencies)})")
+        rate = await bench.throughput(args.senders, args.per_sender)
+        print(f"persisted messages/s with {args.senders} concurrent senders: {rate:.0f}")
+        assert server.proc is not None
+        print(f"server RSS: {rss_mib(server.proc.pid):.0f} MiB")
+        print("100-member fan-out: not measured (group channels arrive with issue #6)")
+    finally:
+        await bench.http.aclose()
+        server.stop()
+        await factory.drop_all()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,75 @@
+"""message/*"""
+
+from __future__ import annotations
+
+from app.context import RequestContext
+from app.messaging.service import SendRequest
+from app.messaging.views import message_dict
+from app.ops import mutation, query
+from schema.common import parse_id
+from schema.messages import (
+    HistoryOrder,
+    Message,
+    MessageHistoryAroundInput,
+    MessageHistoryAroundPayload,
+    MessageHistoryGetInput,
+    MessageHistoryGetPayload,
+    MessageSendInput,
+    MessageSendPayload,
+)
+
+
+async def message_send(ctx: RequestContext, input: MessageSendInput) -> MessageSendPayload:
+    """Send a message; answered only once it is stored. Retrying with the same
+    clientMsgId returns the original message."""
+    kind, content = input.content.to_domain()
+    record = await ctx.services.messaging.send(
+        ctx.principal,
+        SendRequest(
+            channel_id=parse_id(input.channel_id, "channelId"),
+            client_msg_id=input.client_msg_id,
+            type=kind,
+            content=content,
+            meta=input.meta,  # type: ignore[arg-type]  # check_meta refuses non-objects
+            reply_to_id=parse_id(input.reply_to_id, "replyToId") if input.reply_to_id is not None else None,
+            mentions=tuple(parse_id(m, "mentions") for m in input.mentions or ()),
+            mention_all=input.mention_all,
+        ),
+    )
+    return MessageSendPayload(message=Message.from_dict(message_dict(record)))
+
+
+async def message_history_get(ctx: RequestContext, input: MessageHistoryGetInput) -> MessageHistoryGetPayload:
+    """A page of a channel's messages before/after a pts."""
+    page = await ctx.services.messaging.history(
+        ctx.principal,
+        parse_id(input.channel_id, "channelId"),
+        before_pts=input.before_pts,
+        after_pts=input.after_pts,
+        limit=input.limit,
+        newest_first=input.order is HistoryOrder.NEWEST_FIRST,
+    )
+    return MessageHistoryGetPayload(
+        messages=[Message.from_dict(message_dict(m)) for m in page.messages], has_more=page.has_more
+    )
+
+
+async def message_history_around(ctx: RequestContext, input: MessageHistoryAroundInput) -> MessageHistoryAroundPayload:
+    """The messages around one message (to jump to it)."""
+    older, newer = await ctx.services.messaging.around(
+        ctx.principal, parse_id(input.message_id, "messageId"), limit=input.limit
+    )
+    return MessageHistoryAroundPayload(
+        messages=[Message.from_dict(message_dict(m)) for m in older.messages + newer.messages],
+        has_more_before=older.has_more,
+        has_more_after=newer.has_more,
+    )
+
+
+SEND = mutation("message/send", message_send)
+
+OPERATIONS = [
+    SEND,
+    query("message/history/get", message_history_get),
+    query("message/history/around", message_history_around),
+]
