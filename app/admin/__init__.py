@@ -1,0 +1,1 @@
+"""Privileged operations (an admin user's session or the service key)."""

@@ -1,0 +1,1 @@
+"""Privacy settings: who may find, add, message and see a user."""
