@@ -9,6 +9,7 @@ gets its answer only once the message is durable; a retry with the same
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,6 +230,69 @@ class MessagingService:
         )
         tx.after_commit(self.hub.deliver, recipients, event_dict(event, message))
         return message
+
+    # -- events for other domains (groups, reactions, pins...) ------------------------------
+
+    async def append_event(
+        self,
+        tx: Transaction,
+        *,
+        channel_id: int,
+        kind: str,
+        actor_id: int | None,
+        payload: dict[str, Any],
+        recipients: list[int],
+        message_id: int | None = None,
+    ) -> int:
+        """Store a non-message channel event as the channel's next pts (in `tx`) and deliver
+        it to `recipients` after commit. The one way any domain adds to a channel's log."""
+        at = now_ms()
+        pts = await channel_store.next_pts(tx.session, channel_id, at)
+        event = ChannelEvent(
+            channel_id=channel_id,
+            pts=pts,
+            kind=kind,
+            actor_id=actor_id,
+            message_id=message_id,
+            payload=payload,
+            created_at=at,
+        )
+        await store.insert_event(tx.session, event)
+        message = await store.get_message(tx.session, message_id) if message_id is not None else None
+        tx.after_commit(self.hub.deliver, recipients, event_dict(event, message))
+        return pts
+
+    async def append_system_message(
+        self,
+        tx: Transaction,
+        *,
+        channel_id: int,
+        actor_id: int,
+        text: str,
+        kind: str,
+        recipients: list[int],
+        data: dict[str, Any] | None = None,
+    ) -> Message:
+        """A system line ("Ann invited Bob") stored as a message of type `system`, so it shows
+        in history, sync and conversation previews like any message."""
+        at = now_ms()
+        content: dict[str, Any] = {"text": text, "kind": kind}
+        if data:
+            content["data"] = data
+        return await self._append_message(
+            tx,
+            channel_id=channel_id,
+            sender_id=actor_id,
+            client_msg_id=f"sys-{uuid.uuid4().hex}",  # unique: the actor may write several lines at once
+            kind=MessageType.SYSTEM.value,
+            content=content,
+            meta=None,
+            reply_to_id=None,
+            mentions=None,
+            mention_all=False,
+            recipients=recipients,
+            at=at,
+        )
 
     # -- history --------------------------------------------------------------------------
 

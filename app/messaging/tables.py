@@ -66,3 +66,33 @@ class RevokedMessageAudit(SQLModel, table=True):
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     revoked_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     revoked_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MessageReaction(SQLModel, table=True):
+    """One reaction per (message, user, emoji)."""
+
+    __tablename__ = "message_reactions"
+    __table_args__ = (Index("ix_message_reactions_channel", "channel_id", "message_id"),)
+
+    message_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    )
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    emoji: str = Field(primary_key=True, max_length=32)
+    channel_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ChannelPin(SQLModel, table=True):
+    """A message pinned in a channel (bounded count per channel)."""
+
+    __tablename__ = "channel_pins"
+
+    channel_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    )
+    message_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    )
+    pinned_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    pinned_at: int = Field(sa_column=Column(BigInteger, nullable=False))
