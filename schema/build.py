@@ -46,6 +46,14 @@ from schema.parser_cache import ParserCache
 log = logging.getLogger(__name__)
 
 
+def _all_optional(input_type: type) -> bool:
+    definition = input_type.__strawberry_definition__  # type: ignore[attr-defined]
+    return all(
+        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        for f in definition.fields
+    )
+
+
 def _query_or_mutation_field(op: Operation) -> Any:
     if op.input_type is None:
 
@@ -56,6 +64,17 @@ def _query_or_mutation_field(op: Operation) -> Any:
                 raise to_graphql_error(exc) from None
 
         resolve.__annotations__ = {"info": strawberry.Info, "return": op.output_type}
+    elif _all_optional(op.input_type):
+        input_type = op.input_type
+
+        # Every field has a default: `input` may be left out (`{ channelList { ... } }`).
+        async def resolve(info: strawberry.Info, input: Any = None) -> Any:  # type: ignore[misc]
+            try:
+                return await op.invoke(info.context, input if input is not None else input_type())
+            except AppError as exc:
+                raise to_graphql_error(exc) from None
+
+        resolve.__annotations__ = {"info": strawberry.Info, "input": op.input_type | None, "return": op.output_type}
     else:
 
         async def resolve(info: strawberry.Info, input: Any) -> Any:  # type: ignore[misc]

@@ -1,4 +1,6 @@
-"""GraphQL at /graphql: HTTP (GET/POST) and WebSocket (graphql-transport-ws, graphql-ws)."""
+"""GraphQL at /graphql: HTTP (GET/POST, schema/http.py) and WebSocket
+(graphql-transport-ws and legacy graphql-ws, served by strawberry with the handlers of
+schema/ws.py)."""
 
 from __future__ import annotations
 
@@ -6,22 +8,24 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, Response
-from starlette.websockets import WebSocket
+from starlette.requests import HTTPConnection
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from app.context import RequestContext
-from app.errors import AppError
+from app.errors import AppError, ErrorCode
 from app.graphiql import render_graphiql
 from app.runtime import Services
 from schema.build import Api
+from schema.http import GraphQLHTTP
+from schema.ws import LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger(__name__)
 
 GRAPHQL_PATH = "/graphql"
 STATIC_PREFIX = "/graphql/static"
+WS_TRANSPORT_LABEL = "graphql_ws"
 
 
 def bearer_token(value: str | None) -> str | None:
@@ -37,44 +41,83 @@ def client_ip(conn: HTTPConnection) -> str | None:
     return conn.client.host if conn.client else None
 
 
+def request_context(services: Services, conn: HTTPConnection) -> RequestContext:
+    """One context per HTTP request, or per WebSocket connection (its token then comes
+    from the connection_init payload, see `GraphQLApp.on_ws_connect`)."""
+    return RequestContext(
+        services=services,
+        transport="ws" if conn.scope["type"] == "websocket" else "http",
+        token=bearer_token(conn.headers.get("authorization")),
+        ip=client_ip(conn),
+        user_agent=conn.headers.get("user-agent"),
+        service_key=conn.headers.get("x-service-key"),
+    )
+
+
+def graphiql_page() -> str:
+    return render_graphiql(graphql_path=GRAPHQL_PATH, static_prefix=STATIC_PREFIX)
+
+
 class GraphQLApp(GraphQL[RequestContext, None]):
+    """HTTP requests go to `GraphQLHTTP`; strawberry's view serves WebSockets only."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, api: Api, services: Services) -> None:
         http = services.settings.http
         super().__init__(
             api.schema,
-            graphql_ide="graphiql" if http.graphiql else None,
-            allow_queries_via_get=True,
-            keep_alive=True,
+            graphql_ide=None,
+            keep_alive=True,  # `ka` messages on the legacy protocol
             keep_alive_interval=http.ws_keep_alive_seconds,
             connection_init_wait_timeout=timedelta(seconds=http.ws_connection_init_timeout_seconds),
+            # Browsers on other origins may open sockets only where CORS lets them call us.
+            allowed_origins=http.cors_origins,
         )
         self.api = api
         self.services = services
-
-    async def get_context(self, request: Request | WebSocket, response: Any = None) -> RequestContext:
-        return RequestContext(
-            services=self.services,
-            transport="ws" if isinstance(request, WebSocket) else "http",
-            token=bearer_token(request.headers.get("authorization")),
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent"),
-            service_key=request.headers.get("x-service-key"),
+        self.http = GraphQLHTTP(
+            api.schema,
+            context=self._http_context,
+            metrics=services.metrics,
+            max_body_bytes=http.max_body_bytes,
+            graphiql_page=graphiql_page if http.graphiql else None,
         )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+            return
+        gauge = self.services.metrics.connections_current.labels(WS_TRANSPORT_LABEL)
+        gauge.inc()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            gauge.dec()
+
+    async def _http_context(self, conn: HTTPConnection) -> RequestContext:
+        return request_context(self.services, conn)
+
+    async def get_context(self, request: Any, response: Any = None) -> RequestContext:
+        return request_context(self.services, request)
 
     async def on_ws_connect(self, context: RequestContext) -> Any:  # type: ignore[override]
         """Authenticate a WebSocket from its connection_init payload; a refused token closes
-        the socket (4403 on graphql-transport-ws)."""
-        params = getattr(context, "connection_params", None) or {}
-        if not isinstance(params, dict):
-            raise ConnectionRejectionError({"code": "BAD_USER_INPUT", "message": "payload must be an object"})
+        the socket (4403 on graphql-transport-ws, connection_error on graphql-ws)."""
+        params = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization") or params.get("token")
-        if isinstance(raw, str) and raw:
-            context.token = bearer_token(raw) or raw
-            try:
-                await context.authenticate()
-            except AppError as exc:
-                raise ConnectionRejectionError({"code": exc.code.value, "message": exc.message}) from None
+        if raw is None:
+            return None  # an anonymous connection; operations that need a user refuse it
+        if not isinstance(raw, str) or not raw.strip():
+            refusal: dict[str, object] = {
+                "code": ErrorCode.UNAUTHENTICATED.value,
+                "message": "authorization must be a string",
+            }
+            raise ConnectionRejectionError(refusal)
+        context.token = bearer_token(raw) or raw.strip()
+        try:
+            await context.authenticate()
+        except AppError as exc:
+            raise ConnectionRejectionError({"code": exc.code.value, "message": exc.message}) from None
         return None
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(render_graphiql(graphql_path=GRAPHQL_PATH, static_prefix=STATIC_PREFIX))
