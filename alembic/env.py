@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy.engine import Connection
 
 from alembic import context
-from app.db.metadata import metadata
+from app.db.metadata import include_name, metadata
 
 config = context.config
 
@@ -19,6 +19,7 @@ def run_on(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -48,6 +48,9 @@ SECRET_ENV_VARS: dict[tuple[str, str], str] = {
 
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
+# messaging.reaction_emoji by default: the usual quick reactions.
+DEFAULT_REACTION_EMOJI = ("👍", "👎", "❤️", "😂", "😮", "😢", "😡", "🎉", "🔥", "🙏", "👏", "😍", "🤔", "👀", "💯", "✅")
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -271,6 +274,29 @@ class MessagingSettings(Section):
         le=1_000_000,
         description="live events buffered per connection before it is told to re-sync",
     )
+    reaction_emoji: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REACTION_EMOJI),
+        min_length=1,
+        max_length=200,
+        description="the emoji users may react with (a variation selector U+FE0F is ignored when matching)",
+    )
+    max_pins_per_channel: int = Field(
+        default=20, ge=1, le=200, description="most messages pinned at once in one channel"
+    )
+
+    @field_validator("reaction_emoji")
+    @classmethod
+    def _are_emoji(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for emoji in value:
+            # Emoji sequences hold joiners and selectors (not "printable"): refuse only blanks and controls.
+            if not 1 <= len(emoji) <= 32 or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in emoji):
+                raise ValueError(f"{emoji!r} is not an emoji of 1..32 characters without blanks")
+            key = emoji.replace("\ufe0f", "")
+            if key in seen:
+                raise ValueError(f"{emoji!r} is listed twice")
+            seen.add(key)
+        return value
 
 
 class Settings(BaseSettings):

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from app.bus import EventBus
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 DELIVER_TOPIC = "deliver"
 RESYNC = {"type": "resync_required", "reason": "overflow"}
 SESSION_READY = "session_ready"
+# Called when a device's live stream opens and closes (presence); must not raise.
+ConnectionHook = Callable[["Listener"], Awaitable[None]]
 
 
 class Listener:
@@ -85,9 +87,18 @@ class Listener:
 
 
 class EventHub:
-    def __init__(self, *, bus: EventBus, queue_size: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        queue_size: int = 1000,
+        on_connect: ConnectionHook | None = None,
+        on_disconnect: ConnectionHook | None = None,
+    ) -> None:
         self.bus = bus
         self.queue_size = queue_size
+        self.on_connect = on_connect
+        self.on_disconnect = on_disconnect
         self._listeners: dict[int, set[Listener]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
 
@@ -138,6 +149,8 @@ class EventHub:
         listener = Listener(principal, self.queue_size, hold=hold)
         self._listeners[principal.user_id].add(listener)
         try:
+            if self.on_connect is not None:
+                await self.on_connect(listener)
             yield listener
         finally:
             listeners = self._listeners.get(principal.user_id)
@@ -145,6 +158,8 @@ class EventHub:
                 listeners.discard(listener)
                 if not listeners:
                     del self._listeners[principal.user_id]
+            if self.on_disconnect is not None:
+                await self.on_disconnect(listener)
 
     def connected_users(self) -> int:
         return len(self._listeners)

@@ -20,6 +20,8 @@ from app import runtime
 from app.asgi import client_app, service_app
 from app.config import Settings
 from app.runtime import Services
+from gateway_native.gateway import Gateway
+from gateway_native.gateway import ListenError as GatewayListenError
 from resolvers import ALL_OPERATIONS
 from schema.build import Api
 from schema.transport import GraphQLApp
@@ -44,17 +46,29 @@ class App:
     services: Services
     api: Api
     servers: list[uvicorn.Server]
+    gateway: Gateway
+    _stopping: asyncio.Task[None] | None = None
 
     def request_shutdown(self) -> None:
-        for server in self.servers:
-            server.should_exit = True
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        # Native clients first: uvicorn drops WebSockets (/gate too) as soon as it stops, and
+        # they must hear DISCONNECT(SERVER_SHUTDOWN) before that.
+        try:
+            await self.gateway.shutdown(self.services.settings.http.shutdown_grace_seconds)
+        finally:
+            for server in self.servers:
+                server.should_exit = True
 
 
 def build_app(settings: Settings) -> App:
     services = runtime.build_services(settings)
     api = build_api(settings)
     graphql = GraphQLApp(api, services)
-    client = client_app(services, graphql=graphql, schema_sdl=api.schema.as_str())
+    gateway = Gateway(api=api, services=services)
+    client = client_app(services, graphql=graphql, schema_sdl=api.schema.as_str(), extra_routes=gateway.routes())
     service = service_app(services)
     host = settings.host
     grace = settings.http.shutdown_grace_seconds
@@ -77,7 +91,7 @@ def build_app(settings: Settings) -> App:
         return _Server(config)
 
     servers = [server(client, settings.http.ws_port), server(service, settings.http.port)]
-    return App(services=services, api=api, servers=servers)
+    return App(services=services, api=api, servers=servers, gateway=gateway)
 
 
 class ListenError(RuntimeError):
@@ -106,16 +120,18 @@ async def serve(settings: Settings) -> None:
     try:
         for port in (settings.http.ws_port, settings.http.port):
             sockets.append(bind(settings.host, port))
-    except ListenError:
+        app.gateway.bind()
+    except (ListenError, GatewayListenError) as exc:
         for sock in sockets:
             sock.close()
-        raise
+        raise ListenError(str(exc)) from None
     await runtime.start(app.services)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, app.request_shutdown)
     try:
+        await app.gateway.start()
         tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in zip(app.servers, sockets, strict=True)]
         # Announce readiness once every listener is bound (tests and operators wait on this).
         while not all(s.started for s in app.servers):
@@ -136,5 +152,6 @@ async def serve(settings: Settings) -> None:
             if isinstance(result, BaseException):
                 raise result
     finally:
+        await app.gateway.close()
         await runtime.stop(app.services)
         log.info("PrivChat stopped")

@@ -24,6 +24,24 @@ class Metrics:
             "privchat_connections_current", "Open client connections", ["transport"], registry=self.registry
         )
         self.messages_sent = Counter("privchat_messages_sent", "Messages persisted", registry=self.registry)
+        self.gateway_frames = Counter(
+            "privchat_gateway_frames",
+            "Native gateway frames by transport, direction (in|out) and frame type",
+            ["transport", "direction", "type"],
+            registry=self.registry,
+        )
+        self.gateway_protocol_errors = Counter(
+            "privchat_gateway_protocol_errors",
+            "Native gateway protocol errors by transport and kind",
+            ["transport", "kind"],
+            registry=self.registry,
+        )
+        self.gateway_disconnects = Counter(
+            "privchat_gateway_disconnects",
+            "Native gateway connections closed by the server, by DISCONNECT code",
+            ["transport", "code"],
+            registry=self.registry,
+        )
         self.bus_published = Counter(
             "privchat_bus_published", "Bus messages published", ["kind"], registry=self.registry
         )

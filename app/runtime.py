@@ -11,6 +11,8 @@ from app.admin.service import AdminService
 from app.bus import EventBus
 from app.channels.service import ChannelService
 from app.config import Settings
+from app.contacts.blacklist import BlacklistService
+from app.contacts.cards import CardService
 from app.contacts.policy import SocialPolicy
 from app.contacts.search import UserSearch
 from app.contacts.service import ContactService
@@ -18,8 +20,16 @@ from app.db import Database
 from app.db.migrate import upgrade_to_head
 from app.devices.service import DeviceService
 from app.events import EventHub
+from app.groups.sending import GroupSendRules
+from app.groups.service import GroupService
+from app.messaging.forward import ForwardService
+from app.messaging.pins import PinService
+from app.messaging.reactions import ReactionService
+from app.messaging.receipts import ReadService
+from app.messaging.search import MessageSearch
 from app.messaging.service import MessagingService
 from app.metrics import Metrics
+from app.presence.service import PresenceService, presence_state
 from app.privacy.service import PrivacyService
 from app.qrcodes.service import QrCodeService
 from app.ratelimit import RateLimiter
@@ -44,10 +54,19 @@ class Services:
     hub: EventHub
     updates: UserUpdates
     channels: ChannelService
+    groups: GroupService
     messaging: MessagingService
+    reactions: ReactionService
+    pins: PinService
+    forwarding: ForwardService
+    receipts: ReadService
+    message_search: MessageSearch
+    presence: PresenceService
     policy: SocialPolicy
     privacy: PrivacyService
     contacts: ContactService
+    blacklist: BlacklistService
+    cards: CardService
     search: UserSearch
     qrcodes: QrCodeService
     admin: AdminService
@@ -81,6 +100,25 @@ def build_services(settings: Settings) -> Services:
     policy = SocialPolicy()
     channels = ChannelService(db=db, updates=updates, policy=policy)
     contacts = ContactService(db=db, updates=updates, channels=channels, policy=policy)
+    cards = CardService(db=db, updates=updates, policy=policy)
+    messaging = MessagingService(
+        settings=settings,
+        db=db,
+        hub=hub,
+        policy=policy,
+        metrics=metrics,
+        group_rules=GroupSendRules(),
+        cards=cards,
+    )
+    presence = PresenceService(
+        db=db,
+        hub=hub,
+        policy=policy,
+        messaging=messaging,
+        state=presence_state(settings.redis_url, key_prefix=settings.cache.key_prefix),
+    )
+    # Every live stream (GraphQL `events`, native sessions) opens through the hub: presence follows it.
+    hub.on_connect, hub.on_disconnect = presence.device_connected, presence.device_disconnected
     return Services(
         settings=settings,
         db=db,
@@ -93,10 +131,19 @@ def build_services(settings: Settings) -> Services:
         hub=hub,
         updates=updates,
         channels=channels,
-        messaging=MessagingService(settings=settings, db=db, hub=hub, policy=policy, metrics=metrics),
+        groups=GroupService(db=db, messaging=messaging, updates=updates, policy=policy),
+        messaging=messaging,
+        reactions=ReactionService(settings=settings, db=db, messaging=messaging),
+        pins=PinService(settings=settings, db=db, messaging=messaging),
+        forwarding=ForwardService(db=db, messaging=messaging, source_rules=GroupSendRules()),
+        receipts=ReadService(db=db, updates=updates, hub=hub, policy=policy, messaging=messaging),
+        message_search=MessageSearch(db=db, messaging=messaging),
+        presence=presence,
         policy=policy,
         privacy=PrivacyService(db=db, updates=updates),
         contacts=contacts,
+        blacklist=BlacklistService(db=db, updates=updates),
+        cards=cards,
         search=UserSearch(db=db, policy=policy),
         qrcodes=QrCodeService(db=db, policy=policy),
         admin=AdminService(db=db, accounts=accounts, contacts=contacts),
@@ -108,6 +155,7 @@ async def start(services: Services) -> None:
         await upgrade_to_head(services.db)
     await services.bus.connect()
     await services.hub.start()
+    await services.presence.start()
     log.info(
         "runtime started (database=%s, bus=%s)",
         "sqlite" if services.db.is_sqlite else "postgresql",
@@ -116,6 +164,7 @@ async def start(services: Services) -> None:
 
 
 async def stop(services: Services) -> None:
+    await services.presence.stop()
     await services.hub.stop()
     await services.bus.disconnect()
     await services.db.dispose()

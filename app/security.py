@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.low_level import Type
 
-from app.config import Settings
+from app.config import DEFAULT_DEV_SECRET_MARKER, Settings
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode
 
@@ -35,7 +35,7 @@ def resolve_jwt_secret(settings: Settings) -> str:
             raise InsecureSecretError(
                 f"security.jwt_secret (PRIVCHAT_JWT_SECRET) must be at least {MIN_SECRET_BYTES} bytes"
             )
-        if "change-me" in secret.lower() and not settings.dev:
+        if DEFAULT_DEV_SECRET_MARKER in secret.lower() and not settings.dev:
             raise InsecureSecretError("security.jwt_secret is the example placeholder; set a real secret")
         return secret
     if not settings.dev:
@@ -44,7 +44,10 @@ def resolve_jwt_secret(settings: Settings) -> str:
         )
     path = Path(settings.data_dir) / "dev-jwt-secret"
     if path.is_file():
-        return path.read_text().strip()
+        existing = path.read_text().strip()
+        if len(existing.encode()) >= MIN_SECRET_BYTES:
+            return existing
+        # An empty or truncated file (e.g. a disk filled up) must not become the secret.
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     path.write_text(secret)

@@ -6,7 +6,26 @@
 from __future__ import annotations
 
 from app.ops import Operation
-from resolvers import accounts, admin, channels, contacts, devices, events, messages, privacy, search, sync, system
+from resolvers import (
+    accounts,
+    admin,
+    channels,
+    contacts,
+    devices,
+    events,
+    forward,
+    groups,
+    message_search,
+    messages,
+    pins,
+    presence,
+    privacy,
+    reactions,
+    receipts,
+    search,
+    sync,
+    system,
+)
 
 ALL_OPERATIONS: list[Operation] = [
     *system.OPERATIONS,
@@ -14,8 +33,15 @@ ALL_OPERATIONS: list[Operation] = [
     *devices.OPERATIONS,
     *channels.OPERATIONS,
     *messages.OPERATIONS,
+    *message_search.OPERATIONS,
+    *receipts.OPERATIONS,
+    *reactions.OPERATIONS,
+    *forward.OPERATIONS,
+    *pins.OPERATIONS,
     *contacts.OPERATIONS,
+    *groups.OPERATIONS,
     *privacy.OPERATIONS,
+    *presence.OPERATIONS,
     *search.OPERATIONS,
     *admin.OPERATIONS,
     *sync.OPERATIONS,

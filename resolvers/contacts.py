@@ -113,19 +113,19 @@ async def contact_friend_set_alias(
 async def contact_blacklist_add(ctx: RequestContext, input: ContactBlacklistAddInput) -> ContactBlacklistAddPayload:
     """Block a user: they cannot message you, send you requests, find you or see your
     presence, and are not told. A friendship stays but is inert while blocked."""
-    view = await ctx.services.contacts.block(ctx.principal, user_id=parse_id(input.user_id, "userId"))
+    view = await ctx.services.blacklist.block(ctx.principal, user_id=parse_id(input.user_id, "userId"))
     return ContactBlacklistAddPayload(entry=BlacklistEntry.from_view(view))
 
 
 async def contact_blacklist_remove(ctx: RequestContext, input: ContactBlacklistRemoveInput) -> Ok:
     """Unblock a user."""
-    await ctx.services.contacts.unblock(ctx.principal, user_id=parse_id(input.user_id, "userId"))
+    await ctx.services.blacklist.unblock(ctx.principal, user_id=parse_id(input.user_id, "userId"))
     return Ok()
 
 
 async def contact_blacklist_list(ctx: RequestContext, input: ContactBlacklistListInput) -> ContactBlacklistListPayload:
     """Your blacklist, most recently blocked first."""
-    page = await ctx.services.contacts.list_blocked(ctx.principal, cursor=input.cursor, limit=input.limit)
+    page = await ctx.services.blacklist.list_blocked(ctx.principal, cursor=input.cursor, limit=input.limit)
     return ContactBlacklistListPayload(
         entries=[BlacklistEntry.from_view(v) for v in page.items], next_cursor=page.next_cursor
     )
@@ -135,14 +135,14 @@ async def contact_blacklist_check(
     ctx: RequestContext, input: ContactBlacklistCheckInput
 ) -> ContactBlacklistCheckPayload:
     """Whether you blocked a user."""
-    blocked = await ctx.services.contacts.is_blocked(ctx.principal, user_id=parse_id(input.user_id, "userId"))
+    blocked = await ctx.services.blacklist.is_blocked(ctx.principal, user_id=parse_id(input.user_id, "userId"))
     return ContactBlacklistCheckPayload(blocked=blocked)
 
 
 async def account_user_share_card(ctx: RequestContext, input: AccountUserShareCardInput) -> AccountUserShareCardPayload:
     """Send a user's card (yours, a friend's, or someone you can find) to someone you may
     message; they may then apply to that user with source CARD."""
-    view = await ctx.services.contacts.share_card(
+    view = await ctx.services.cards.share_card(
         ctx.principal, user_id=parse_id(input.user_id, "userId"), to_user_id=parse_id(input.to_user_id, "toUserId")
     )
     return AccountUserShareCardPayload(card=SharedCard.from_view(view))

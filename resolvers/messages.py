@@ -14,6 +14,8 @@ from schema.messages import (
     MessageHistoryAroundPayload,
     MessageHistoryGetInput,
     MessageHistoryGetPayload,
+    MessageRevokeInput,
+    MessageRevokePayload,
     MessageSendInput,
     MessageSendPayload,
 )
@@ -36,7 +38,8 @@ async def message_send(ctx: RequestContext, input: MessageSendInput) -> MessageS
             mention_all=input.mention_all,
         ),
     )
-    return MessageSendPayload(message=Message.from_dict(message_dict(record)))
+    replies = await ctx.services.messaging.replies_of([record])
+    return MessageSendPayload(message=Message.from_dict(message_dict(record, replies)))
 
 
 async def message_history_get(ctx: RequestContext, input: MessageHistoryGetInput) -> MessageHistoryGetPayload:
@@ -50,7 +53,7 @@ async def message_history_get(ctx: RequestContext, input: MessageHistoryGetInput
         newest_first=input.order is HistoryOrder.NEWEST_FIRST,
     )
     return MessageHistoryGetPayload(
-        messages=[Message.from_dict(message_dict(m)) for m in page.messages], has_more=page.has_more
+        messages=[Message.from_dict(message_dict(m, page.replies)) for m in page.messages], has_more=page.has_more
     )
 
 
@@ -60,16 +63,24 @@ async def message_history_around(ctx: RequestContext, input: MessageHistoryAroun
         ctx.principal, parse_id(input.message_id, "messageId"), limit=input.limit
     )
     return MessageHistoryAroundPayload(
-        messages=[Message.from_dict(message_dict(m)) for m in older.messages + newer.messages],
+        messages=[Message.from_dict(message_dict(m, older.replies)) for m in older.messages + newer.messages],
         has_more_before=older.has_more,
         has_more_after=newer.has_more,
     )
+
+
+async def message_revoke(ctx: RequestContext, input: MessageRevokeInput) -> MessageRevokePayload:
+    """Recall a message (the sender within the revoke window; group owners/admins any time).
+    There is no edit: recall and send again."""
+    record = await ctx.services.messaging.revoke(ctx.principal, parse_id(input.message_id, "messageId"))
+    return MessageRevokePayload(message=Message.from_dict(message_dict(record)))
 
 
 SEND = mutation("message/send", message_send)
 
 OPERATIONS = [
     SEND,
+    mutation("message/revoke", message_revoke),
     query("message/history/get", message_history_get),
     query("message/history/around", message_history_around),
 ]

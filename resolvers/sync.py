@@ -46,7 +46,7 @@ async def sync_get_difference(ctx: RequestContext, input: SyncGetDifferenceInput
     )
     return SyncGetDifferencePayload(
         channel_id=to_id(diff.channel_id),
-        events=[channel_event_object(event_dict(e, m)) for e, m in diff.events],
+        events=[channel_event_object(event_dict(e, m, diff.replies)) for e, m in diff.events],
         pts=diff.pts,
         next_from_pts=diff.next_from_pts,
         is_final=diff.is_final,

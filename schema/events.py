@@ -11,7 +11,9 @@ from strawberry.scalars import JSON
 
 from schema.common import to_id
 from schema.contacts import CONTACT_UPDATE_KINDS, CONTACT_UPDATE_TYPES
+from schema.groups import GROUP_UPDATE_KINDS, GROUP_UPDATE_TYPES
 from schema.messages import CHANNEL_EVENT_TYPES, channel_event_object
+from schema.presence import PresenceEvent, TypingEvent
 from schema.privacy import PrivacyChangedEvent
 
 
@@ -43,6 +45,56 @@ class ChannelAddedEvent:
         return cls(seq=seq, channel_id=to_id(payload["channelId"]), kind=payload.get("kind", "direct"))
 
 
+@strawberry.type(description="The caller read channels on one of its devices: update unread badges.")
+class ReadStateEvent:
+    seq: int
+    channels: list[ReadMark]
+
+    @classmethod
+    def from_update(cls, seq: int, payload: dict[str, Any]) -> ReadStateEvent:
+        return cls(seq=seq, channels=[ReadMark(channel_id=to_id(c["channelId"]), read_pts=c["readPts"])
+                                      for c in payload.get("channels", [])])
+
+
+@strawberry.type
+class ReadMark:
+    channel_id: strawberry.ID
+    read_pts: int
+
+
+@strawberry.type(description="The other user of a direct chat read up to readPts.")
+class PeerReadEvent:
+    seq: int
+    channel_id: strawberry.ID
+    user_id: strawberry.ID
+    read_pts: int
+
+    @classmethod
+    def from_update(cls, seq: int, payload: dict[str, Any]) -> PeerReadEvent:
+        return cls(seq=seq, channel_id=to_id(payload["channelId"]), user_id=to_id(payload["userId"]),
+                   read_pts=payload["readPts"])
+
+
+@strawberry.type(description="The caller changed a conversation's pin/hide/mute on one of its devices.")
+class ConversationSettingsEvent:
+    seq: int
+    channel_id: strawberry.ID
+    pinned: bool
+    hidden: bool
+    muted: bool
+
+    @classmethod
+    def from_update(cls, seq: int, payload: dict[str, Any]) -> ConversationSettingsEvent:
+        return cls(seq=seq, channel_id=to_id(payload["channelId"]), pinned=bool(payload.get("pinned")),
+                   hidden=bool(payload.get("hidden")), muted=bool(payload.get("muted")))
+
+
+@strawberry.type(description="Members read messages of yours in a group (not stored: ask messageStatusReadStats).")
+class GroupReadEvent:
+    channel_id: strawberry.ID
+    up_to_pts: int
+
+
 @strawberry.type(description="A user update this client version has no dedicated type for; keeps seq gapless.")
 class OtherUserUpdate:
     seq: int
@@ -60,20 +112,30 @@ UserUpdateConverter = Callable[[int, dict[str, Any]], Any]
 USER_UPDATE_KINDS: dict[str, UserUpdateConverter] = {
     "session_revoked": SessionRevokedEvent.from_update,
     "channel_added": ChannelAddedEvent.from_update,
+    "read": ReadStateEvent.from_update,
+    "peer_read": PeerReadEvent.from_update,
+    "conversation_settings": ConversationSettingsEvent.from_update,
     **CONTACT_UPDATE_KINDS,
+    **GROUP_UPDATE_KINDS,
     "privacy_changed": PrivacyChangedEvent.from_update,
 }
 USER_UPDATE_TYPES: tuple[type, ...] = (
     SessionRevokedEvent,
     ChannelAddedEvent,
+    ReadStateEvent,
+    PeerReadEvent,
+    ConversationSettingsEvent,
     OtherUserUpdate,
     *CONTACT_UPDATE_TYPES,
+    *GROUP_UPDATE_TYPES,
     PrivacyChangedEvent,
 )
 
 UserUpdate = Annotated[Union[USER_UPDATE_TYPES], strawberry.union("UserUpdate")]  # type: ignore[valid-type]  # noqa: UP007
 ChannelUpdate = Annotated[Union[CHANNEL_EVENT_TYPES], strawberry.union("ChannelUpdate")]  # type: ignore[valid-type]  # noqa: UP007
-EVENT_TYPES: tuple[type, ...] = (*USER_UPDATE_TYPES, *CHANNEL_EVENT_TYPES, ResyncRequiredEvent)
+EVENT_TYPES: tuple[type, ...] = (
+    *USER_UPDATE_TYPES, *CHANNEL_EVENT_TYPES, GroupReadEvent, TypingEvent, PresenceEvent, ResyncRequiredEvent
+)
 Event = Annotated[Union[EVENT_TYPES], strawberry.union("Event")]  # type: ignore[valid-type]  # noqa: UP007
 
 
@@ -90,6 +152,12 @@ def event_object(message: dict[str, Any]) -> Any | None:
         return user_update_object(message["kind"], message["seq"], message.get("payload") or {})
     if kind == "channel_event":
         return channel_event_object(message)
+    if kind == "group_read":
+        return GroupReadEvent(channel_id=to_id(message["channelId"]), up_to_pts=message["upToPts"])
+    if kind == "typing":
+        return TypingEvent.from_message(message)
+    if kind == "presence":
+        return PresenceEvent.from_message(message)
     if kind == "resync_required":
         return ResyncRequiredEvent(reason=message.get("reason", "overflow"))
     return None

@@ -12,6 +12,9 @@ from strawberry.scalars import JSON
 
 from app.messaging.content import MessageType as DomainMessageType
 from schema.common import Long, from_ms, from_ms_required, parse_id, to_id
+from schema.groups import GROUP_EVENT_KINDS, GROUP_EVENT_TYPES
+from schema.pins import PinEvent
+from schema.reactions import ReactionEvent
 
 
 @strawberry.enum
@@ -233,6 +236,25 @@ def _camel(name: str) -> str:
 # --- messages and events -----------------------------------------------------------------
 
 
+@strawberry.type(description="What a reply quotes of the message it answers.")
+class MessagePreview:
+    id: strawberry.ID
+    sender_id: strawberry.ID | None
+    type: MessageType | None
+    preview: str | None = strawberry.field(description="null once the original is recalled")
+    revoked: bool
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MessagePreview:
+        return cls(
+            id=to_id(d["id"]),
+            sender_id=to_id(d["senderId"]) if d.get("senderId") else None,
+            type=MessageType(d["type"]) if d.get("type") else None,
+            preview=d.get("preview"),
+            revoked=bool(d.get("revoked")),
+        )
+
+
 @strawberry.type
 class Message:
     id: strawberry.ID
@@ -244,6 +266,7 @@ class Message:
     content: MessageContent | None = strawberry.field(description="null once revoked")
     meta: JSON | None
     reply_to_id: strawberry.ID | None
+    reply_to: MessagePreview | None
     forwarded_from_id: strawberry.ID | None
     mentions: list[strawberry.ID]
     mention_all: bool
@@ -264,6 +287,7 @@ class Message:
             content=content_object(d["type"], content) if content is not None else None,
             meta=d.get("meta"),
             reply_to_id=to_id(d["replyToId"]) if d.get("replyToId") else None,
+            reply_to=MessagePreview.from_dict(d["replyTo"]) if d.get("replyTo") else None,
             forwarded_from_id=to_id(d["forwardedFromId"]) if d.get("forwardedFromId") else None,
             mentions=[to_id(m) for m in d.get("mentions") or []],
             mention_all=bool(d.get("mentionAll")),
@@ -280,6 +304,15 @@ class MessageEvent:
     message: Message
 
 
+@strawberry.type(description="A message was recalled: drop its content; a system line follows.")
+class MessageRevokedEvent:
+    channel_id: strawberry.ID
+    pts: int
+    message_id: strawberry.ID
+    revoked_by: strawberry.ID
+    revoked_at: datetime
+
+
 @strawberry.type(description="A channel event this client version has no dedicated type for; keeps pts gapless.")
 class OtherChannelEvent:
     channel_id: strawberry.ID
@@ -290,11 +323,28 @@ class OtherChannelEvent:
 
 
 CHANNEL_EVENT_KINDS: dict[str, Any] = {
+    **GROUP_EVENT_KINDS,
+    "revoke": lambda d: MessageRevokedEvent(
+        channel_id=to_id(d["channelId"]),
+        pts=d["pts"],
+        message_id=to_id(d["payload"]["messageId"]),
+        revoked_by=to_id(d["payload"]["revokedBy"]),
+        revoked_at=from_ms_required(d["payload"]["revokedAt"]),
+    ),
     "message": lambda d: MessageEvent(
         channel_id=to_id(d["channelId"]), pts=d["pts"], message=Message.from_dict(d["message"])
     ),
+    "reaction": ReactionEvent.from_event,
+    "pin": PinEvent.from_event,
 }
-CHANNEL_EVENT_TYPES: tuple[type, ...] = (MessageEvent, OtherChannelEvent)
+CHANNEL_EVENT_TYPES: tuple[type, ...] = (
+    MessageEvent,
+    MessageRevokedEvent,
+    ReactionEvent,
+    PinEvent,
+    *GROUP_EVENT_TYPES,
+    OtherChannelEvent,
+)
 
 
 def channel_event_object(d: dict[str, Any]) -> Any:
@@ -362,3 +412,13 @@ class MessageHistoryAroundPayload:
     messages: list[Message] = strawberry.field(description="oldest first; includes the message asked for")
     has_more_before: bool
     has_more_after: bool
+
+
+@strawberry.input
+class MessageRevokeInput:
+    message_id: strawberry.ID
+
+
+@strawberry.type
+class MessageRevokePayload:
+    message: Message = strawberry.field(description="the recalled message: revoked, no content")

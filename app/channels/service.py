@@ -21,6 +21,7 @@ from app.messaging.tables import Message
 from app.sync.updates import UserUpdates
 
 MAX_LIST_PAGE = 100
+MAX_PINNED_CONVERSATIONS = 20
 MAX_PTS_PAGE = 1000
 # `syncTime` is set this far back: a transaction that began before the sync read (its
 # channel's last_event_at is older) but committed after it is still caught next time.
@@ -118,7 +119,7 @@ class ChannelService:
             rows += page[:limit]
             entries = await self._entries(session, principal.user_id, rows)
         last = page[:limit][-1][0] if more and page else None
-        return ChannelPage(entries, cursors.encode(last.last_event_at, last.id or 0) if last else None)
+        return ChannelPage(entries, cursors.encode(last.last_message_id or 0, last.id or 0) if last else None)
 
     async def info(self, principal: Principal, channel_id: int) -> ChannelEntry:
         async with self.db.read() as session:
@@ -165,3 +166,44 @@ class ChannelService:
         rows = rows[:limit]
         next_cursor = cursors.encode(rows[-1][0].last_event_at, rows[-1][0].id or 0) if more else None
         return PtsPage(rows, next_cursor, sync_time)
+
+    async def update_settings(
+        self,
+        principal: Principal,
+        channel_id: int,
+        *,
+        pinned: bool | None = None,
+        hidden: bool | None = None,
+        muted: bool | None = None,
+    ) -> ChannelEntry:
+        """The member's own conversation settings (pin, hide, mute notifications), synced to
+        the member's other devices as a user update. Muted channels still sync."""
+        values: dict[str, object] = {}
+        async with self.db.transaction() as tx:
+            member = await store.get_member(tx.session, channel_id, principal.user_id)
+            channel = await store.get_channel(tx.session, channel_id)
+            if member is None or member.left_at is not None or channel is None or channel.deleted_at is not None:
+                raise not_found("channel")
+            if pinned is not None and pinned != (member.pinned_at is not None):
+                if pinned and await store.count_pinned(tx.session, principal.user_id) >= MAX_PINNED_CONVERSATIONS:
+                    raise bad_input(f"at most {MAX_PINNED_CONVERSATIONS} pinned conversations", field="pinned")
+                values["pinned_at"] = now_ms() if pinned else None
+            if hidden is not None and hidden != member.hidden:
+                values["hidden"] = hidden
+            if muted is not None and muted != member.notify_muted:
+                values["notify_muted"] = muted
+            if values:
+                await store.update_member(tx.session, channel_id, principal.user_id, values)
+                await tx.session.refresh(member)
+                await self.updates.append(
+                    tx,
+                    principal.user_id,
+                    "conversation_settings",
+                    {
+                        "channelId": channel_id,
+                        "pinned": member.pinned_at is not None,
+                        "hidden": member.hidden,
+                        "muted": member.notify_muted,
+                    },
+                )
+        return await self.info(principal, channel_id)

@@ -85,6 +85,23 @@ async def get_member(session: AsyncSession, channel_id: int, user_id: int) -> Ch
     return await session.get(ChannelMember, (channel_id, user_id))
 
 
+async def get_membership(session: AsyncSession, channel_id: int, user_id: int) -> tuple[Channel, ChannelMember] | None:
+    """The channel with the user's active membership, in one query (None: not a member, or
+    no such channel, or it was deleted)."""
+    result = await session.execute(
+        select(Channel, ChannelMember)
+        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
+        .where(
+            col(Channel.id) == channel_id,
+            col(ChannelMember.user_id) == user_id,
+            col(ChannelMember.left_at).is_(None),
+            col(Channel.deleted_at).is_(None),
+        )
+    )
+    row = result.first()
+    return (row[0], row[1]) if row else None
+
+
 async def active_member_ids(session: AsyncSession, channel_id: int) -> list[int]:
     result = await session.execute(
         select(col(ChannelMember.user_id)).where(
@@ -116,7 +133,7 @@ async def member_channels_page(
     before: tuple[int, int] | None,
     limit: int,
 ) -> Sequence[tuple[Channel, ChannelMember]]:
-    """The user's visible conversations by activity (newest first), pinned ones apart."""
+    """The user's visible conversations, latest message first, pinned ones apart."""
     stmt = (
         select(Channel, ChannelMember)
         .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
@@ -130,14 +147,14 @@ async def member_channels_page(
     if pinned:
         stmt = stmt.where(col(ChannelMember.pinned_at).is_not(None)).order_by(col(ChannelMember.pinned_at).desc())
     else:
+        # By latest message (ids grow with time): a reaction or a pin must not move a
+        # conversation to the top, as every channel event does to last_event_at.
+        latest = func.coalesce(col(Channel.last_message_id), 0)
         stmt = stmt.where(col(ChannelMember.pinned_at).is_(None))
         if before is not None:
-            at, channel_id = before
-            stmt = stmt.where(
-                (col(Channel.last_event_at) < at)
-                | ((col(Channel.last_event_at) == at) & (col(Channel.id) < channel_id))
-            )
-        stmt = stmt.order_by(col(Channel.last_event_at).desc(), col(Channel.id).desc())
+            last_id, channel_id = before
+            stmt = stmt.where((latest < last_id) | ((latest == last_id) & (col(Channel.id) < channel_id)))
+        stmt = stmt.order_by(latest.desc(), col(Channel.id).desc())
     result = await session.execute(stmt.limit(limit))
     return [(row[0], row[1]) for row in result.all()]
 
@@ -164,3 +181,22 @@ async def member_channels_changed(
     stmt = stmt.order_by(col(Channel.last_event_at).asc(), col(Channel.id).asc()).limit(limit)
     result = await session.execute(stmt)
     return [(row[0], row[1]) for row in result.all()]
+
+
+async def count_pinned(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(
+        select(func.count()).where(
+            col(ChannelMember.user_id) == user_id,
+            col(ChannelMember.left_at).is_(None),
+            col(ChannelMember.pinned_at).is_not(None),
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def update_member(session: AsyncSession, channel_id: int, user_id: int, values: dict[str, object]) -> None:
+    await session.execute(
+        update(ChannelMember)
+        .where(col(ChannelMember.channel_id) == channel_id, col(ChannelMember.user_id) == user_id)
+        .values(**values)
+    )

@@ -1,15 +1,11 @@
-"""Friends and the blacklist: requests, friendships, aliases, blocks, shared cards.
+"""contact/friend/*: friend requests, friendships and aliases.
 
 Every change to a pair's friendship state runs in one transaction that first takes the
 pair's request row (`store.lock_pair`) or settles it with a conditional UPDATE, so crossing
 requests become one friendship and of a racing accept and recall exactly one wins; the
 two rows of a friendship are written and deleted together. Notifications are user
 updates appended in the same transaction (`Outbox`), delivered live after commit.
-
-Blocking a friend keeps the friendship but makes it inert (no messages either way, no
-presence, nothing changes on the blocked side); the blocker may still remove the friend.
-A pending request from a user one blocks stays hidden (and cannot be accepted) until the
-block is lifted; one's own pending request to the blocked user is dropped silently.
+How a block affects friends and requests: app/contacts/blacklist.py.
 """
 
 from __future__ import annotations
@@ -23,12 +19,11 @@ from app.contacts import paging, rules, store
 from app.contacts.outbox import Outbox
 from app.contacts.policy import ApplyVerdict, SocialPolicy
 from app.contacts.rules import FriendSource, RequestStatus
-from app.contacts.tables import FriendRequest, SharedCard
+from app.contacts.tables import FriendRequest
+from app.contacts.users import active_user, existing_user
 from app.contacts.views import (
     ApplyOutcome,
     ApplyResult,
-    BlockView,
-    CardView,
     FriendView,
     Page,
     Relation,
@@ -39,7 +34,6 @@ from app.context import Principal
 from app.db import Database, Transaction
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode, bad_input, not_found
-from app.privacy.settings import FindVia
 from app.sync.updates import UserUpdates
 
 
@@ -65,8 +59,8 @@ class ContactService:
         outbox = Outbox()
         async with self.db.transaction() as tx:
             s = tx.session
-            target = await self._active_user(s, user_id)
-            requester = await self._active_user(s, me)
+            target = await active_user(s, user_id)
+            requester = await active_user(s, me)
             row = await store.lock_pair(s, me, user_id, now)
             if await store.are_friends(s, me, user_id):
                 raise AppError(ErrorCode.CONFLICT, "you are friends already", reason="friends")
@@ -129,8 +123,8 @@ class ContactService:
         outbox = Outbox()
         async with self.db.transaction() as tx:
             s = tx.session
-            requester = await self._active_user(s, user_id)
-            acceptor = await self._active_user(s, me)
+            requester = await active_user(s, user_id)
+            acceptor = await active_user(s, me)
             if await store.get_block(s, me, user_id) is not None:
                 raise AppError(
                     ErrorCode.CONFLICT, "this user is in your blacklist: remove them from it first", reason="blocked"
@@ -151,7 +145,7 @@ class ContactService:
         rules.check_other(me, user_id, "reject a friend request from")
         async with self.db.transaction() as tx:
             s = tx.session
-            requester = await self._existing_user(s, user_id)
+            requester = await existing_user(s, user_id)
             request = await store.settle_request(
                 s, from_id=user_id, to_id=me, status=RequestStatus.REJECTED, at=now_ms()
             )
@@ -168,7 +162,7 @@ class ContactService:
         rules.check_other(me, user_id, "recall a friend request to")
         async with self.db.transaction() as tx:
             s = tx.session
-            target = await self._existing_user(s, user_id)
+            target = await existing_user(s, user_id)
             request = await store.settle_request(
                 s, from_id=me, to_id=user_id, status=RequestStatus.RECALLED, at=now_ms()
             )
@@ -201,7 +195,7 @@ class ContactService:
         me = principal.user_id
         rules.check_other(me, user_id, "remove")
         async with self.db.transaction() as tx:
-            await self._existing_user(tx.session, user_id)
+            await existing_user(tx.session, user_id)
             if not await self.unfriend(tx, me, user_id, removed_by=me):
                 raise not_found("friend")
 
@@ -240,7 +234,7 @@ class ContactService:
         me = principal.user_id
         rules.check_other(me, user_id, "check")
         async with self.db.read() as session:
-            user = await self._existing_user(session, user_id)
+            user = await existing_user(session, user_id)
             friend = await self._friend_view(session, me, user_id)
             blocked = await store.get_block(session, me, user_id) is not None
             request = await store.get_request(session, me, user_id)
@@ -261,8 +255,8 @@ class ContactService:
         outbox = Outbox()
         async with self.db.transaction() as tx:
             s = tx.session
-            first = await self._existing_user(s, a)
-            second = await self._existing_user(s, b)
+            first = await existing_user(s, a)
+            second = await existing_user(s, b)
             row = await store.lock_pair(s, a, b, now)
             if await store.are_friends(s, a, b):
                 raise AppError(ErrorCode.CONFLICT, "they are friends already", reason="friends")
@@ -287,91 +281,6 @@ class ContactService:
         outbox.add(b, "friend_removed", {"userId": a, "removedBy": removed_by})
         await outbox.flush(self.updates, tx)
         return True
-
-    # -- blacklist ----------------------------------------------------------------------
-
-    async def block(self, principal: Principal, *, user_id: int) -> BlockView:
-        """Blacklist a user (idempotent). Silent towards them; see the module docstring."""
-        me = principal.user_id
-        rules.check_other(me, user_id, "block")
-        now = now_ms()
-        async with self.db.transaction() as tx:
-            s = tx.session
-            user = await self._existing_user(s, user_id)
-            if await store.insert_block(s, me, user_id, now):
-                await store.cancel_pending(s, from_id=me, to_id=user_id, at=now)
-                await self.updates.append(tx, me, "blacklist_changed", {"userId": user_id, "blocked": True})
-            entry = await store.get_block(s, me, user_id)
-        assert entry is not None
-        return BlockView(entry, user)
-
-    async def unblock(self, principal: Principal, *, user_id: int) -> None:
-        me = principal.user_id
-        rules.check_other(me, user_id, "unblock")
-        async with self.db.transaction() as tx:
-            if not await store.delete_block(tx.session, me, user_id):
-                raise AppError(ErrorCode.NOT_FOUND, "this user is not in your blacklist")
-            await self.updates.append(tx, me, "blacklist_changed", {"userId": user_id, "blocked": False})
-
-    async def is_blocked(self, principal: Principal, *, user_id: int) -> bool:
-        """Whether the caller blocked `user_id` (never whether `user_id` blocked the caller)."""
-        async with self.db.read() as session:
-            await self._existing_user(session, user_id)
-            return await store.get_block(session, principal.user_id, user_id) is not None
-
-    async def list_blocked(self, principal: Principal, *, cursor: str | None, limit: int) -> Page[BlockView]:
-        paging.check_limit(limit)
-        before = paging.decode_ints(cursor, 2)
-        async with self.db.read() as session:
-            rows = await store.blacklist_page(
-                session, principal.user_id, before=(before[0], before[1]) if before else None, limit=limit + 1
-            )
-        items = [BlockView(e, u) for e, u in rows[:limit]]
-        last = items[-1].entry if len(rows) > limit else None
-        return Page(items, paging.encode(last.created_at, last.blocked_id) if last else None)
-
-    # -- cards --------------------------------------------------------------------------
-
-    async def share_card(self, principal: Principal, *, user_id: int, to_user_id: int) -> CardView:
-        """Send `user_id`'s card to `to_user_id`, who may then apply with source "card".
-        The caller must know the card's user (themself, a friend, or someone they could
-        find) and be allowed to message the receiver."""
-        me = principal.user_id
-        rules.check_other(me, to_user_id, "share a card with")
-        if user_id == to_user_id:
-            raise bad_input("cannot send users their own card", field="toUserId")
-        async with self.db.transaction() as tx:
-            s = tx.session
-            sharer = await self._active_user(s, me)
-            card_user = await self._active_user(s, user_id)
-            await self._active_user(s, to_user_id)
-            if (
-                user_id != me
-                and not await store.are_friends(s, me, user_id)
-                and not await self.policy.may_find(s, me, user_id, FindVia.USERNAME)
-            ):
-                raise not_found("user")  # a user hidden from the caller looks like no user
-            await self.policy.check_may_message(s, me, to_user_id)
-            card = await self.record_card(tx, from_user_id=me, to_user_id=to_user_id, card_user_id=user_id)
-            await self.updates.append(
-                tx,
-                to_user_id,
-                "card_shared",
-                {"cardId": card.id, "fromUserId": me, "from": user_card(sharer), "user": user_card(card_user)},
-            )
-        return CardView(card, card_user)
-
-    async def record_card(
-        self, tx: Transaction, *, from_user_id: int, to_user_id: int, card_user_id: int
-    ) -> SharedCard:
-        """Remember that a card reached `to_user_id` (also for card messages), which is
-        what lets them apply to its user with source "card"."""
-        return await store.insert_card(
-            tx.session,
-            SharedCard(
-                from_user_id=from_user_id, to_user_id=to_user_id, card_user_id=card_user_id, created_at=now_ms()
-            ),
-        )
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -437,20 +346,6 @@ class ContactService:
         request = await store.get_request(session, a, b)
         assert request is not None
         return request
-
-    @staticmethod
-    async def _existing_user(session: AsyncSession, user_id: int) -> User:
-        user = await account_store.get_user(session, user_id)
-        if user is None:
-            raise not_found("user")
-        return user
-
-    @staticmethod
-    async def _active_user(session: AsyncSession, user_id: int) -> User:
-        user = await account_store.get_user(session, user_id)
-        if user is None or user.disabled:
-            raise not_found("user")
-        return user
 
     @staticmethod
     async def _not_pending(session: AsyncSession, *, from_id: int, to_id: int) -> AppError:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.accounts import store as account_store
 from app.channels import store as channel_store
 from app.channels.tables import Channel, ChannelMember
 from app.config import Settings
@@ -28,8 +29,8 @@ from app.errors import AppError, ErrorCode, bad_input, not_found
 from app.events import EventHub
 from app.messaging import store
 from app.messaging.content import MessageType, check_content, check_meta
-from app.messaging.policy import MessagePolicy
-from app.messaging.tables import ChannelEvent, Message
+from app.messaging.policy import CardRecorder, MessagePolicy
+from app.messaging.tables import ChannelEvent, Message, RevokedMessageAudit
 from app.messaging.views import event_dict
 from app.metrics import Metrics
 
@@ -37,6 +38,16 @@ CLIENT_MSG_ID_RE = re.compile(r"^[\x21-\x7e]{1,64}$")
 MAX_HISTORY_PAGE = 100
 MAX_DIFFERENCE_PAGE = 500
 MAX_MENTIONS = 50
+
+
+class GroupRules(Protocol):
+    """What sending asks of the groups domain (implemented in app/groups/sending.py)."""
+
+    async def check_may_send(
+        self, session: AsyncSession, channel: Channel, member: ChannelMember, now: int
+    ) -> list[int]:
+        """Raise AppError unless the member may send to the group now; the recipients."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,7 @@ class SendRequest:
 class HistoryPage:
     messages: list[Message]
     has_more: bool
+    replies: dict[int, Message] = field(default_factory=dict)  # quoted originals by id
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +77,7 @@ class Difference:
     next_from_pts: int
     is_final: bool
     too_long: bool  # the gap is too large: re-fetch history instead
+    replies: dict[int, Message] = field(default_factory=dict)
 
 
 class MessagingService:
@@ -76,12 +89,16 @@ class MessagingService:
         hub: EventHub,
         policy: MessagePolicy,
         metrics: Metrics,
+        group_rules: GroupRules | None = None,
+        cards: CardRecorder | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.hub = hub
         self.policy = policy
         self.metrics = metrics
+        self.group_rules = group_rules
+        self.cards = cards
 
     # -- membership -----------------------------------------------------------------------
 
@@ -90,13 +107,10 @@ class MessagingService:
     ) -> tuple[Channel, ChannelMember]:
         """The channel and the caller's active membership. A channel the caller is not in
         is reported exactly like one that does not exist: existence never leaks."""
-        member = await channel_store.get_member(session, channel_id, user_id)
-        if member is None or member.left_at is not None:
+        found = await channel_store.get_membership(session, channel_id, user_id)
+        if found is None:
             raise not_found("channel")
-        channel = await channel_store.get_channel(session, channel_id)
-        if channel is None or channel.deleted_at is not None:
-            raise not_found("channel")
-        return channel, member
+        return found
 
     # -- send -----------------------------------------------------------------------------
 
@@ -108,18 +122,15 @@ class MessagingService:
         mentions = tuple(dict.fromkeys(req.mentions))
         if len(mentions) > MAX_MENTIONS:
             raise bad_input(f"at most {MAX_MENTIONS} mentions", field="mentions")
-        user_id = principal.user_id
-        async with self.db.read() as session:
-            existing = await store.find_by_client_id(session, user_id, req.client_msg_id)
-        if existing is not None:
-            return existing
         try:
             async with self.db.transaction() as tx:
                 message = await self._store_message(tx, principal, req, content, meta, mentions)
-        except IntegrityError:
-            # A concurrent retry with the same client id won the race: return its message.
+        except (IntegrityError, AppError):
+            # A retry of a message that is already stored (the unique (sender, client id)
+            # refused it, or the channel has changed since) returns the original. Looking
+            # only on failure keeps the common path one transaction.
             async with self.db.read() as session:
-                existing = await store.find_by_client_id(session, user_id, req.client_msg_id)
+                existing = await store.find_by_client_id(session, principal.user_id, req.client_msg_id)
             if existing is None:
                 raise
             return existing
@@ -140,10 +151,23 @@ class MessagingService:
         now = now_ms()
         member_ids = await channel_store.active_member_ids(session, req.channel_id)
         await self._check_may_send(session, channel, member, member_ids, now)
+        replied = None
         if req.reply_to_id is not None:
             replied = await store.get_message(session, req.reply_to_id)
             if replied is None or replied.channel_id != channel.id or replied.pts <= member.visible_from_pts:
                 raise bad_input("replyTo must be a message of this channel", field="replyToId")
+        if req.mention_all and channel.kind == "group" and member.role not in ("owner", "admin"):
+            raise AppError(ErrorCode.FORBIDDEN, "only group owners and admins can mention everyone")
+        if req.type is MessageType.CARD:
+            card_user = await account_store.get_user(session, content["userId"])
+            if card_user is None or card_user.disabled:
+                raise bad_input("the card's user does not exist", field="userId")
+            if self.cards is not None:
+                for recipient in member_ids:
+                    if recipient != principal.user_id:
+                        await self.cards.record_card(
+                            tx, from_user_id=principal.user_id, to_user_id=recipient, card_user_id=card_user.id or 0
+                        )
         if any(m not in member_ids for m in mentions):
             raise bad_input("only members of the channel can be mentioned", field="mentions")
         message = await self._append_message(
@@ -159,6 +183,7 @@ class MessagingService:
             mention_all=req.mention_all,
             recipients=member_ids,
             at=now,
+            reply=replied,
         )
         return message
 
@@ -171,6 +196,10 @@ class MessagingService:
             for peer in member_ids:
                 if peer != member.user_id:
                     await self.policy.check_may_message(session, member.user_id, peer)
+        if channel.kind == "group" and self.group_rules is not None:
+            # Mutes and mute-all; the rules lock the group first and re-read its members,
+            # so a member removed concurrently is neither sender nor recipient.
+            member_ids[:] = await self.group_rules.check_may_send(session, channel, member, now)
 
     async def _append_message(
         self,
@@ -187,6 +216,8 @@ class MessagingService:
         mention_all: bool,
         recipients: list[int],
         at: int,
+        reply: Message | None = None,
+        forwarded_from_id: int | None = None,
     ) -> Message:
         """Store a message as the channel's next event; deliver it after commit."""
         session = tx.session
@@ -202,6 +233,7 @@ class MessagingService:
                 content=content,
                 meta=meta,
                 reply_to_id=reply_to_id,
+                forwarded_from_id=forwarded_from_id,
                 mentions=mentions,
                 mention_all=mention_all,
                 created_at=at,
@@ -214,21 +246,98 @@ class MessagingService:
         await store.insert_event(session, event)
         await store.set_last_message(session, channel_id, message.id)
         # The sender has read its own message; a new message unhides the conversation.
+        is_sender = col(ChannelMember.user_id) == sender_id
         await session.execute(
             update(ChannelMember)
-            .where(
-                col(ChannelMember.channel_id) == channel_id,
-                col(ChannelMember.user_id) == sender_id,
-                col(ChannelMember.read_pts) < pts,
+            .where(col(ChannelMember.channel_id) == channel_id, is_sender | col(ChannelMember.hidden).is_(True))
+            .values(
+                read_pts=case(
+                    (is_sender & (col(ChannelMember.read_pts) < pts), pts), else_=col(ChannelMember.read_pts)
+                ),
+                hidden=False,
             )
-            .values(read_pts=pts)
+            .execution_options(synchronize_session=False)
         )
-        await session.execute(
-            update(ChannelMember)
-            .where(col(ChannelMember.channel_id) == channel_id, col(ChannelMember.hidden).is_(True))
-            .values(hidden=False)
-        )
-        tx.after_commit(self.hub.deliver, recipients, event_dict(event, message))
+        if mentions or mention_all:
+            # The conversation shows "mentioned" until read past the latest mention.
+            mentioned = col(ChannelMember.user_id) != sender_id
+            if not mention_all:
+                mentioned = mentioned & col(ChannelMember.user_id).in_(mentions or [])
+            await session.execute(
+                update(ChannelMember)
+                .where(col(ChannelMember.channel_id) == channel_id, col(ChannelMember.left_at).is_(None), mentioned)
+                .values(mention_pts=pts)
+            )
+        replies = {reply.id: reply} if reply is not None and reply.id is not None else None
+        tx.after_commit(self.hub.deliver, recipients, event_dict(event, message, replies))
+        return message
+
+    # -- revoke ---------------------------------------------------------------------------
+
+    async def revoke(self, principal: Principal, message_id: int) -> Message:
+        """Recall a message: the sender within the revoke window, a group's owner or admins
+        at any time. The content is erased everywhere (kept in the audit table only when
+        `security.keep_revoked_audit` is on); a revoke event and a system line follow."""
+        now = now_ms()
+        async with self.db.transaction() as tx:
+            session = tx.session
+            message = await store.get_message(session, message_id)
+            if message is None:
+                raise not_found("message")
+            channel, member = await self.require_member(session, message.channel_id, principal.user_id)
+            if message.pts <= member.visible_from_pts:
+                raise not_found("message")
+            if message.type == MessageType.SYSTEM.value:
+                raise bad_input("system lines cannot be recalled", field="messageId")
+            if message.revoked_at is not None:
+                raise AppError(ErrorCode.CONFLICT, "the message was already recalled")
+            moderator = channel.kind == "group" and member.role in ("owner", "admin")
+            if not moderator:
+                if message.sender_id != principal.user_id:
+                    raise AppError(ErrorCode.FORBIDDEN, "only the sender or a group admin can recall a message")
+                window_ms = self.settings.security.revoke_window_seconds * 1000
+                if now - message.created_at > window_ms:
+                    raise AppError(
+                        ErrorCode.FORBIDDEN,
+                        f"messages can only be recalled within {self.settings.security.revoke_window_seconds} s",
+                    )
+            if self.settings.security.keep_revoked_audit:
+                await store.insert_audit(
+                    session,
+                    RevokedMessageAudit(
+                        message_id=message_id,
+                        channel_id=message.channel_id,
+                        sender_id=message.sender_id,
+                        type=message.type,
+                        content={"content": message.content, "meta": message.meta},
+                        created_at=message.created_at,
+                        revoked_at=now,
+                        revoked_by=principal.user_id,
+                    ),
+                )
+            await store.erase_message(session, message_id, revoked_at=now, revoked_by=principal.user_id)
+            await session.refresh(message)
+            recipients = await channel_store.active_member_ids(session, message.channel_id)
+            await self.append_event(
+                tx,
+                channel_id=message.channel_id,
+                kind="revoke",
+                actor_id=principal.user_id,
+                payload={"messageId": message_id, "revokedBy": principal.user_id, "revokedAt": now},
+                recipients=recipients,
+                message_id=message_id,
+            )
+            actor = await account_store.get_user(session, principal.user_id)
+            name = actor.display_name if actor is not None else "Someone"
+            await self.append_system_message(
+                tx,
+                channel_id=message.channel_id,
+                actor_id=principal.user_id,
+                text=f"{name} recalled a message",
+                kind="recall",
+                recipients=recipients,
+                data={"messageId": message_id},
+            )
         return message
 
     # -- events for other domains (groups, reactions, pins...) ------------------------------
@@ -318,8 +427,9 @@ class MessagingService:
                 await store.messages_page(
                     session, channel_id, low=low, high=high, limit=limit + 1, newest_first=newest_first
                 )
-            )
-        return HistoryPage(messages=rows[:limit], has_more=len(rows) > limit)
+            )[: limit + 1]
+            replies = await self._replies(session, rows[:limit])
+        return HistoryPage(messages=rows[:limit], has_more=len(rows) > limit, replies=replies)
 
     async def around(self, principal: Principal, message_id: int, *, limit: int) -> tuple[HistoryPage, HistoryPage]:
         """Messages before and after one message (which is included in the second page)."""
@@ -352,8 +462,9 @@ class MessagingService:
                     newest_first=False,
                 )
             )
-        older = HistoryPage(messages=list(reversed(before[:half])), has_more=len(before) > half)
-        newer = HistoryPage(messages=after[: limit - half], has_more=len(after) > limit - half)
+            replies = await self._replies(session, before[:half] + after[: limit - half])
+        older = HistoryPage(messages=list(reversed(before[:half])), has_more=len(before) > half, replies=replies)
+        newer = HistoryPage(messages=after[: limit - half], has_more=len(after) > limit - half, replies=replies)
         return older, newer
 
     # -- sync -----------------------------------------------------------------------------
@@ -371,6 +482,7 @@ class MessagingService:
             if head - start > self.settings.messaging.max_difference:
                 return Difference(channel_id, [], head, head, True, True)
             rows = list(await store.events_after(session, channel_id, after=start, upto=head, limit=limit))
+            replies = await self._replies(session, [m for _, m in rows if m is not None])
         next_from = rows[-1][0].pts if rows else head
         return Difference(
             channel_id=channel_id,
@@ -379,7 +491,17 @@ class MessagingService:
             next_from_pts=next_from,
             is_final=next_from >= head,
             too_long=False,
+            replies=replies,
         )
+
+    async def _replies(self, session: AsyncSession, messages: list[Message]) -> dict[int, Message]:
+        return await store.messages_by_id(session, sorted({m.reply_to_id for m in messages if m.reply_to_id}))
+
+    async def replies_of(self, messages: list[Message]) -> dict[int, Message]:
+        if not any(m.reply_to_id for m in messages):
+            return {}
+        async with self.db.read() as session:
+            return await self._replies(session, messages)
 
     async def channel_pts(self, principal: Principal, channel_id: int) -> tuple[Channel, ChannelMember]:
         async with self.db.read() as session:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.channels.tables import Channel
-from app.messaging.tables import ChannelEvent, Message
+from app.messaging.tables import ChannelEvent, Message, RevokedMessageAudit
 
 
 async def find_by_client_id(session: AsyncSession, sender_id: int, client_msg_id: str) -> Message | None:
@@ -101,3 +101,18 @@ async def unread_counts(
 
 async def set_last_message(session: AsyncSession, channel_id: int, message_id: int) -> None:
     await session.execute(update(Channel).where(col(Channel.id) == channel_id).values(last_message_id=message_id))
+
+
+async def erase_message(session: AsyncSession, message_id: int, *, revoked_at: int, revoked_by: int) -> None:
+    """Mark a message revoked and drop its content for good (the audit table, when on,
+    holds the only copy)."""
+    await session.execute(
+        update(Message)
+        .where(col(Message.id) == message_id)
+        .values(revoked_at=revoked_at, revoked_by=revoked_by, content={}, meta=None, mentions=None)
+    )
+
+
+async def insert_audit(session: AsyncSession, row: RevokedMessageAudit) -> None:
+    session.add(row)
+    await session.flush()

@@ -3,13 +3,32 @@ convert into their output types."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from app.messaging.content import preview
 from app.messaging.tables import ChannelEvent, Message
 
 
-def message_dict(message: Message) -> dict[str, Any]:
+def reply_dict(message_id: int, replied: Message | None) -> dict[str, Any]:
+    """The quoted preview a reply carries; a later-revoked original shows as revoked."""
+    if replied is None:
+        return {"id": message_id, "senderId": None, "type": None, "preview": None, "revoked": True}
+    revoked = replied.revoked_at is not None
+    return {
+        "id": message_id,
+        "senderId": replied.sender_id,
+        "type": replied.type,
+        "preview": None if revoked else preview(replied.type, replied.content),
+        "revoked": revoked,
+    }
+
+
+def message_dict(message: Message, replies: Mapping[int, Message] | None = None) -> dict[str, Any]:
     revoked = message.revoked_at is not None
+    reply = None
+    if message.reply_to_id is not None:
+        reply = reply_dict(message.reply_to_id, (replies or {}).get(message.reply_to_id))
     return {
         "id": message.id,
         "channelId": message.channel_id,
@@ -21,6 +40,7 @@ def message_dict(message: Message) -> dict[str, Any]:
         "content": None if revoked else message.content,
         "meta": None if revoked else message.meta,
         "replyToId": message.reply_to_id,
+        "replyTo": reply,
         "forwardedFromId": message.forwarded_from_id,
         "mentions": message.mentions or [],
         "mentionAll": message.mention_all,
@@ -30,7 +50,9 @@ def message_dict(message: Message) -> dict[str, Any]:
     }
 
 
-def event_dict(event: ChannelEvent, message: Message | None) -> dict[str, Any]:
+def event_dict(
+    event: ChannelEvent, message: Message | None, replies: Mapping[int, Message] | None = None
+) -> dict[str, Any]:
     return {
         "type": "channel_event",
         "channelId": event.channel_id,
@@ -38,6 +60,6 @@ def event_dict(event: ChannelEvent, message: Message | None) -> dict[str, Any]:
         "kind": event.kind,
         "actorId": event.actor_id,
         "at": event.created_at,
-        "message": message_dict(message) if message is not None else None,
+        "message": message_dict(message, replies) if message is not None else None,
         "payload": event.payload or {},
     }

@@ -43,3 +43,21 @@ async def updates_since(session: AsyncSession, user_id: int, since: int, limit: 
         .limit(limit)
     )
     return result.scalars().all()
+
+
+async def next_user_seqs(session: AsyncSession, counts: dict[int, int]) -> dict[int, int]:
+    """Reserve `counts[user]` consecutive seqs for each user in one statement; returns each
+    user's new head (the reserved seqs are head-count+1 .. head)."""
+    if not counts:
+        return {}
+    table = UserSequence.__table__  # type: ignore[attr-defined]
+    stmt = insert_for(session, UserSequence).values([{"user_id": u, "seq": n} for u, n in sorted(counts.items())])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id"], set_={"seq": table.c.seq + stmt.excluded.seq}
+    ).returning(table.c.user_id, table.c.seq)
+    return {int(u): int(s) for u, s in (await session.execute(stmt)).all()}
+
+
+async def insert_updates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(UserUpdate.__table__.insert(), rows)  # type: ignore[attr-defined]

@@ -52,6 +52,34 @@ class UserUpdates:
         tx.after_commit(self.hub.deliver, [user_id], update_message(update))
         return seq
 
+    async def append_many(self, tx: Transaction, items: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
+        """Several updates (user_id, kind, payload) in two statements, whatever their number;
+        returns their seqs in order."""
+        if not items:
+            return []
+        counts: dict[int, int] = {}
+        for user_id, _, _ in items:
+            counts[user_id] = counts.get(user_id, 0) + 1
+        heads = await store.next_user_seqs(tx.session, counts)
+        next_seq = {u: heads[u] - n + 1 for u, n in counts.items()}
+        at = now_ms()
+        updates = []
+        for user_id, kind, payload in items:
+            updates.append(
+                UserUpdate(user_id=user_id, seq=next_seq[user_id], kind=kind, payload=payload, created_at=at)
+            )
+            next_seq[user_id] += 1
+        await store.insert_updates(
+            tx.session,
+            [
+                {"user_id": u.user_id, "seq": u.seq, "kind": u.kind, "payload": u.payload, "created_at": at}
+                for u in updates
+            ],
+        )
+        for update in updates:
+            tx.after_commit(self.hub.deliver, [update.user_id], update_message(update))
+        return [u.seq for u in updates]
+
     async def get_since(self, principal: Principal, *, since: int, limit: int) -> UpdatesPage:
         if since < 0:
             raise bad_input("since must be >= 0", field="since")

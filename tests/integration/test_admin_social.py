@@ -48,13 +48,26 @@ async def test_only_admins_and_the_service_key_get_in(services: Services, gql: G
 
 async def test_create_and_list_users(services: Services, gql: GraphQLClient) -> None:
     made = await as_service(
-        gql, CREATE_USER, i={"username": "dora", "password": factories.PASSWORD, "email": "Dora@Example.org", "isAdmin": True}
+        gql,
+        CREATE_USER,
+        i={"username": "dora", "password": factories.PASSWORD, "email": "Dora@Example.org", "isAdmin": True},
     )
     user = made.data["adminUserCreate"]["user"]
-    assert (user["username"], user["email"], user["isAdmin"], user["disabled"]) == ("dora", "dora@example.org", True, False)
-    assert (await as_service(gql, CREATE_USER, i={"username": "DORA", "password": factories.PASSWORD})).error_code == "CONFLICT"
-    assert (await as_service(gql, CREATE_USER, i={"username": "x", "password": factories.PASSWORD})).error_code == "BAD_USER_INPUT"
-    assert (await as_service(gql, CREATE_USER, i={"username": "eve", "password": "short"})).error_code == "BAD_USER_INPUT"
+    assert (user["username"], user["email"], user["isAdmin"], user["disabled"]) == (
+        "dora",
+        "dora@example.org",
+        True,
+        False,
+    )
+    assert (
+        await as_service(gql, CREATE_USER, i={"username": "DORA", "password": factories.PASSWORD})
+    ).error_code == "CONFLICT"
+    assert (
+        await as_service(gql, CREATE_USER, i={"username": "x", "password": factories.PASSWORD})
+    ).error_code == "BAD_USER_INPUT"
+    assert (
+        await as_service(gql, CREATE_USER, i={"username": "eve", "password": "short"})
+    ).error_code == "BAD_USER_INPUT"
     for i in range(5):
         await factories.register(services, f"member{i}")
     found = (await as_service(gql, LIST_USERS, q="dora@example.org", l=10)).data["adminUserList"]["users"]
@@ -84,7 +97,9 @@ async def test_admin_friendships_notify_both_users(services: Services, gql: Grap
     assert await friend_ids(gql, ann) == [uid(bob)] and await friend_ids(gql, bob) == [uid(ann)]
     for me, other in ((ann, bob), (bob, ann)):
         added = [u for u in await social_updates(gql, me) if u["__typename"] == "FriendAddedEvent"]
-        assert [(a["userId"], a["source"], a["channelId"]) for a in added] == [(uid(other), "ADMIN", created["channelId"])]
+        assert [(a["userId"], a["source"], a["channelId"]) for a in added] == [
+            (uid(other), "ADMIN", created["channelId"])
+        ]
     assert (await as_service(gql, CREATE_FRIENDSHIP, u=uid(bob), f=uid(ann))).error_code == "CONFLICT"
     assert (await as_service(gql, CREATE_FRIENDSHIP, u=uid(ann), f=uid(ann))).error_code == "BAD_USER_INPUT"
     assert (await as_service(gql, CREATE_FRIENDSHIP, u=uid(ann), f="424242")).error_code == "NOT_FOUND"

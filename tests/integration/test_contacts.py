@@ -149,8 +149,21 @@ async def test_bad_friend_input_gets_typed_errors(services: Services, gql: Graph
     cases = [
         ("apply to yourself", await apply(gql, ann, ann), "BAD_USER_INPUT"),
         ("apply to a missing user", await apply(gql, ann, missing), "NOT_FOUND"),
-        ("apply with a bad id", await call(gql, "mutation { contactFriendApply(input: {userId: \"x1\", source: SEARCH}) { outcome } }", ann), "BAD_USER_INPUT"),
-        ("apply with an unknown source", await call(gql, "mutation($u: ID!) { contactFriendApply(input: {userId: $u, source: ADMIN}) { outcome } }", ann, u=uid(bob)), "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "apply with a bad id",
+            await call(gql, 'mutation { contactFriendApply(input: {userId: "x1", source: SEARCH}) { outcome } }', ann),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "apply with an unknown source",
+            await call(
+                gql,
+                "mutation($u: ID!) { contactFriendApply(input: {userId: $u, source: ADMIN}) { outcome } }",
+                ann,
+                u=uid(bob),
+            ),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
         ("apply with a huge message", await apply(gql, ann, bob, message="x" * 201), "BAD_USER_INPUT"),
         ("apply with a control character", await apply(gql, ann, bob, message="hi\x00"), "BAD_USER_INPUT"),
         ("apply to a friend", await apply(gql, ann, carol), "CONFLICT"),
@@ -220,7 +233,9 @@ async def test_alias_is_private_and_synced_to_own_devices(services: Services, gq
     ann_list = (await call(gql, LIST, ann, l=10)).data["contactFriendList"]["friends"]
     bob_list = (await call(gql, LIST, bob, l=10)).data["contactFriendList"]["friends"]
     assert ann_list[0]["alias"] == "Bobby" and bob_list[0]["alias"] is None
-    assert [u["alias"] for u in await social_updates(gql, ann) if u["__typename"] == "FriendAliasChangedEvent"] == ["Bobby"]
+    assert [u["alias"] for u in await social_updates(gql, ann) if u["__typename"] == "FriendAliasChangedEvent"] == [
+        "Bobby"
+    ]
     assert not [u for u in await social_updates(gql, bob) if u["__typename"] == "FriendAliasChangedEvent"]
     assert (await call(gql, SET_ALIAS, ann, u=uid(bob), a="")).data["contactFriendSetAlias"]["friend"]["alias"] is None
     assert (await call(gql, SET_ALIAS, ann, u=uid(bob), a="x" * 65)).error_code == "BAD_USER_INPUT"
@@ -242,7 +257,13 @@ async def test_check_shows_pending_requests_from_each_side(services: Services, g
     ann = await factories.account(services, "ann")
     bob = await factories.account(services, "bob")
     stranger = (await call(gql, CHECK, ann, u=uid(bob))).data["contactFriendCheck"]
-    assert stranger == {"isFriend": False, "blocked": False, "friend": None, "incomingRequest": None, "outgoingRequest": None}
+    assert stranger == {
+        "isFriend": False,
+        "blocked": False,
+        "friend": None,
+        "incomingRequest": None,
+        "outgoingRequest": None,
+    }
     await apply(gql, ann, bob, message="hello")
     mine = (await call(gql, CHECK, ann, u=uid(bob))).data["contactFriendCheck"]
     theirs = (await call(gql, CHECK, bob, u=uid(ann))).data["contactFriendCheck"]

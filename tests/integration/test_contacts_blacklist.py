@@ -110,9 +110,7 @@ async def test_requests_around_a_block(services: Services, gql: GraphQLClient) -
     assert (await call(gql, ACCEPT, bob, u=uid(ann))).error_code is None
 
 
-async def test_blocking_drops_the_blockers_own_pending_request_silently(
-    services: Services, gql: GraphQLClient
-) -> None:
+async def test_blocking_drops_the_blockers_own_pending_request_silently(services: Services, gql: GraphQLClient) -> None:
     ann = await factories.account(services, "ann")
     bob = await factories.account(services, "bob")
     await apply(gql, bob, ann)

@@ -88,7 +88,7 @@ async def test_login_again_from_the_same_device_replaces_its_session(services: S
 
 async def test_bad_device_input_is_rejected(services: Services, gql: GraphQLClient) -> None:
     await factories.register(services, "ann")
-    login = """mutation($d: String!, $p: String!) { accountAuthLogin(input: {username: "ann", password: "%s", deviceId: $d, platform: $p}) { accessToken } }""" % factories.PASSWORD
+    login = f"""mutation($d: String!, $p: String!) {{ accountAuthLogin(input: {{username: "ann", password: "{factories.PASSWORD}", deviceId: $d, platform: $p}}) {{ accessToken }} }}"""
     assert (await gql.execute(login, {"d": "", "p": "android"})).error_code == "BAD_USER_INPUT"
     assert (await gql.execute(login, {"d": "x" * 200, "p": "android"})).error_code == "BAD_USER_INPUT"
     assert (await gql.execute(login, {"d": "ok", "p": "toaster"})).error_code == "BAD_USER_INPUT"

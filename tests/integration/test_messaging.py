@@ -209,3 +209,16 @@ async def test_conversation_list_orders_by_activity_and_counts_unread(services: 
     assert rows[1]["preview"] == "third again" and rows[1]["peerId"] == str(friends[2].user_id)
     assert page2["nextCursor"] is None
     assert (await gql.execute(q, {"cursor": "garbage!!"}, token=ann.access_token)).error_code == "BAD_USER_INPUT"
+
+
+async def test_a_card_message_lets_the_receiver_apply_with_source_card(services: Services, gql: GraphQLClient) -> None:
+    ann, bob, channel = await pair(services)
+    carol = await factories.account(services, "carol")
+    apply = 'mutation($u: ID!) { contactFriendApply(input: {userId: $u, source: CARD, message: "hi"}) { __typename } }'
+    before = await gql.execute(apply, {"u": str(carol.user_id)}, token=bob.access_token)
+    assert before.error_code is not None  # no card yet
+    await gql.data(SEND, {"c": str(channel), "id": "card1", "content": {"card": {"userId": str(carol.user_id)}}}, token=ann.access_token)
+    after = await gql.execute(apply, {"u": str(carol.user_id)}, token=bob.access_token)
+    assert after.error_code is None, after.body
+    missing = await gql.execute(SEND, {"c": str(channel), "id": "card2", "content": {"card": {"userId": "987654"}}}, token=ann.access_token)
+    assert missing.error_code == "BAD_USER_INPUT"

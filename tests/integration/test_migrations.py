@@ -3,14 +3,14 @@ and matches the models exactly."""
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from alembic import command
 from app.config import normalise_database_url
 from app.db import Database
-from app.db.metadata import metadata
+from app.db.metadata import include_name, metadata
 from app.db.migrate import alembic_config, current_revision, upgrade_to_head
 from tests.support.backends import TestDatabase
 
@@ -36,7 +36,8 @@ async def test_upgrade_downgrade_upgrade_and_models_match(test_db: TestDatabase)
         assert await current_revision(db) == head
 
         def diff(connection: object) -> list:
-            return compare_metadata(MigrationContext.configure(connection), metadata)  # type: ignore[arg-type]
+            context = MigrationContext.configure(connection, opts={"include_name": include_name})  # type: ignore[arg-type]
+            return compare_metadata(context, metadata)
 
         async with db.engine.connect() as conn:
             assert await conn.run_sync(diff) == []

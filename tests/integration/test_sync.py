@@ -98,7 +98,7 @@ async def test_get_updates_pages_by_seq(services: Services, gql: GraphQLClient) 
 
 
 async def test_submit_replays_an_offline_queue_through_send(services: Services, gql: GraphQLClient) -> None:
-    ann, bob, channel = await pair(services)
+    ann, _bob, channel = await pair(services)
     q = """mutation($items: [SyncSubmitItem!]!) { syncSubmit(input: {items: $items}) {
              results { index ok errorCode message { pts clientMsgId } } } }"""
     items = [

@@ -86,3 +86,26 @@ async def send_text(services: Services, sender: Account, channel_id: int, text: 
                     type=MessageType.TEXT, content={"text": text}),
     )
     return message.pts
+
+
+async def group_channel(services: Services, owner: Account, members: list[Account], admins: list[Account] = ()) -> int:  # type: ignore[assignment]
+    """A group channel built from the channel store (the groups service builds the same rows)."""
+    from app.channels import store as channel_store
+    from app.channels.tables import Channel, ChannelMember
+    from app.db.types import now_ms
+
+    now = now_ms()
+    async with services.db.transaction() as tx:
+        channel = await channel_store.insert_channel(
+            tx.session,
+            Channel(kind="group", title="group", owner_id=owner.user_id, member_count=1 + len(members),
+                    created_at=now, last_event_at=now),
+        )
+        assert channel.id is not None
+        admin_ids = {a.user_id for a in admins}
+        for acct in [owner, *members]:
+            role = "owner" if acct is owner else ("admin" if acct.user_id in admin_ids else "member")
+            await channel_store.add_member(
+                tx.session, ChannelMember(channel_id=channel.id, user_id=acct.user_id, role=role, joined_at=now)
+            )
+        return channel.id

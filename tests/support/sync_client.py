@@ -26,19 +26,23 @@ import websockets
 CHANNEL_EVENT_FIELDS = """
   __typename
   ... on MessageEvent { channelId pts message { id pts senderId clientMsgId revoked content { ... on TextContent { text } } } }
+  ... on MessageRevokedEvent { channelId pts messageId revokedBy }
   ... on OtherChannelEvent { channelId pts kind }
+  ... on GroupEvent { channelId pts kind }
+  ... on ReactionEvent { channelId pts messageId userId emoji added }
+  ... on PinEvent { channelId pts messageId pinned actorId }
 """
 EVENT_FIELDS = CHANNEL_EVENT_FIELDS + """
   ... on SessionRevokedEvent { seq sessionIds reason }
   ... on ChannelAddedEvent { seq channelId kind }
+  ... on ReadStateEvent { seq }
+  ... on PeerReadEvent { seq }
+  ... on ConversationSettingsEvent { seq }
   ... on OtherUserUpdate { seq kind }
+  ... on ChannelRemovedEvent { seq channelId kind reason }
+  ... on GroupJoinRequestReceivedEvent { seq groupId }
+  ... on GroupJoinRequestHandledEvent { seq groupId approved }
   ... on ResyncRequiredEvent { reason }
-"""
-USER_UPDATE_FIELDS = """
-  __typename
-  ... on SessionRevokedEvent { seq }
-  ... on ChannelAddedEvent { seq channelId }
-  ... on OtherUserUpdate { seq }
 """
 _ids = itertools.count(1)
 
@@ -62,6 +66,8 @@ class SyncClient:
     # local state
     channel_pts: dict[str, int] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> messages in pts order
+    reactions: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # message -> {(user, emoji)}
+    pins: dict[str, set[str]] = field(default_factory=dict)  # channel -> pinned message ids
     seq: int = 0
     sync_time: int = 0
     resyncs: int = 0
@@ -70,6 +76,7 @@ class SyncClient:
     _reader: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _update_fields: str | None = None
 
     def __post_init__(self) -> None:
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=30)
@@ -174,10 +181,19 @@ class SyncClient:
             if diff["isFinal"]:
                 return
 
+    async def _user_update_fields(self) -> str:
+        """`seq` of every user-update type the server has (new kinds keep seq gapless)."""
+        if self._update_fields is None:
+            data = await self.gql('{ __type(name: "UserUpdate") { possibleTypes { name } } }')
+            names = [t["name"] for t in data["__type"]["possibleTypes"]]
+            self._update_fields = "__typename " + " ".join(f"... on {n} {{ seq }}" for n in names)
+        return self._update_fields
+
     async def _fetch_updates(self) -> None:
+        fields = await self._user_update_fields()
         while True:
             data = await self.gql(
-                "query($s: Int!) { syncGetUpdates(input: {since: $s, limit: 100}) { updates { %s } seq hasMore } }" % USER_UPDATE_FIELDS,
+                "query($s: Int!) { syncGetUpdates(input: {since: $s, limit: 100}) { updates { %s } seq hasMore } }" % fields,
                 {"s": self.seq},
             )
             page = data["syncGetUpdates"]
@@ -194,6 +210,16 @@ class SyncClient:
         self.channel_pts[channel_id] = event["pts"]
         if event["__typename"] == "MessageEvent":
             self.messages.setdefault(channel_id, []).append(event["message"])
+        elif event["__typename"] == "MessageRevokedEvent":
+            for message in self.messages.get(channel_id, []):
+                if message["id"] == event["messageId"]:
+                    message["revoked"], message["content"] = True, None
+        elif event["__typename"] == "ReactionEvent":
+            reacted = self.reactions.setdefault(event["messageId"], set())
+            (reacted.add if event["added"] else reacted.discard)((event["userId"], event["emoji"]))
+        elif event["__typename"] == "PinEvent":
+            pinned = self.pins.setdefault(channel_id, set())
+            (pinned.add if event["pinned"] else pinned.discard)(event["messageId"])
         self._changed.set()
 
     async def _read_live(self) -> None:

@@ -1,0 +1,1 @@
+"""Presence (online / offline / last seen, across processes) and typing indicators."""
