@@ -6,8 +6,9 @@
 Measures, over GraphQL (HTTP for sends, graphql-transport-ws for receives):
   1. 1:1 send-to-receive latency p50/p99 at a steady total rate (--rate msg/s);
   2. sustained persisted messages/s with --senders concurrent senders;
-  3. server RSS.
-Fan-out to a 100-member channel needs group channels (issue #6) and is not measured yet.
+  3. fan-out time to all members of a --members-member group channel (every member
+     connected over WebSocket): time from send until the last member has the message;
+  4. server RSS.
 """
 
 from __future__ import annotations
@@ -126,6 +127,51 @@ class Bench:
                 task.cancel()
         return latencies
 
+    async def fanout(self, members: int, rounds: int) -> list[float]:
+        """Per message: ms from send until every member's WebSocket has delivered it."""
+        tag = uuid.uuid4().hex[:5]
+        _, owner = await self.user(f"o{tag}")
+        users = [await self.user(f"m{i}{tag}") for i in range(members - 1)]
+        data = await self.gql(
+            "mutation($n: String!, $m: [ID!]) { groupGroupCreate(input: {name: $n, memberIds: $m}) { group { id } } }",
+            {"n": f"bench {tag}", "m": [u for u, _ in users]},
+            owner,
+        )
+        group = data["groupGroupCreate"]["group"]["id"]
+        arrivals: dict[str, list[int]] = {}
+        ready = asyncio.Semaphore(0)
+
+        async def receive(token: str) -> None:
+            async with websockets.connect(self.server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+                await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+                await ws.recv()
+                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUB}}))
+                ready.release()
+                async for raw in ws:
+                    frame = json.loads(raw)
+                    if frame.get("type") == "next" and frame["payload"]["data"]["events"].get("message"):
+                        text = frame["payload"]["data"]["events"]["message"]["content"].get("text", "")
+                        arrivals.setdefault(text, []).append(time.perf_counter_ns())
+
+        tasks = [asyncio.create_task(receive(t)) for _, t in users]
+        for _ in users:
+            await ready.acquire()
+        await asyncio.sleep(0.5)
+        results = []
+        for n in range(rounds):
+            text = f"fan{n}"
+            started = time.perf_counter_ns()
+            await self.send(owner, group, text)
+            deadline = time.monotonic() + 30
+            while len(arrivals.get(text, [])) < len(users) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a shared dict
+                await asyncio.sleep(0.002)
+            if len(arrivals.get(text, [])) >= len(users):
+                results.append((max(arrivals[text]) - started) / 1e6)
+            await asyncio.sleep(0.2)
+        for task in tasks:
+            task.cancel()
+        return results
+
     async def throughput(self, senders: int, per_sender: int) -> float:
         setup = [await self.pair(f"t{i}{uuid.uuid4().hex[:5]}") for i in range(senders)]
 
@@ -146,6 +192,8 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--per-sender", type=int, default=40)
+    parser.add_argument("--members", type=int, default=100, help="group size for the fan-out run")
+    parser.add_argument("--fanout-rounds", type=int, default=20)
     args = parser.parse_args()
     os.environ["PRIVCHAT_TEST_BACKEND"] = args.backend
     backends.BACKEND = args.backend
@@ -169,8 +217,14 @@ async def main() -> None:
         rate = await bench.throughput(args.senders, args.per_sender)
         print(f"persisted messages/s with {args.senders} concurrent senders: {rate:.0f}")
         assert server.proc is not None
-        print(f"server RSS: {rss_mib(server.proc.pid):.0f} MiB")
-        print("100-member fan-out: not measured (group channels arrive with issue #6)")
+        rss = rss_mib(server.proc.pid)
+        fan = await bench.fanout(args.members, args.fanout_rounds)
+        if fan:
+            print(f"{args.members}-member group fan-out (send -> last member received): "
+                  f"p50 {percentile(fan, 0.5):.1f} ms, p99 {percentile(fan, 0.99):.1f} ms (n={len(fan)})")
+        else:
+            print(f"{args.members}-member group fan-out: no message reached every member within 30 s")
+        print(f"server RSS: {rss:.0f} MiB")
     finally:
         await bench.http.aclose()
         server.stop()
