@@ -5,17 +5,25 @@ from __future__ import annotations
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis import asyncio as redis_asyncio
 
 from app.errors import AppError, ErrorCode
 
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None, *, key_prefix: str = "privchat") -> None:
-        self.storage: Storage = (
-            RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=f"{key_prefix}-rl")
-            if redis_url
-            else MemoryStorage()
-        )
+        if redis_url:
+            # A bounded pool where callers wait for a connection: a burst of logins must
+            # queue, not fail with "too many connections".
+            pool = redis_asyncio.BlockingConnectionPool.from_url(redis_url, max_connections=64, timeout=10)
+            self.storage: Storage = RedisStorage(
+                "async+" + redis_url,
+                implementation="redispy",
+                key_prefix=f"{key_prefix}-rl",
+                connection_pool=pool,  # type: ignore[arg-type]
+            )
+        else:
+            self.storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._parsed: dict[str, RateLimitItem] = {}
 

@@ -63,7 +63,9 @@ def main() -> None:
     payload = {"message": api.to_wire(Message.from_dict(MESSAGE))}
 
     def result() -> None:
-        encode(FrameType.RPC_RESULT, {"id": 1, "ok": True, "data": {"message": api.to_wire(Message.from_dict(MESSAGE))}})
+        encode(
+            FrameType.RPC_RESULT, {"id": 1, "ok": True, "data": {"message": api.to_wire(Message.from_dict(MESSAGE))}}
+        )
 
     def push() -> None:
         body = push_body(api, HUB_ITEM)
@@ -76,7 +78,8 @@ def main() -> None:
         ("result object -> map -> RPC_RESULT frame", per_call_us(result)),
         ("hub item -> event object -> PUSH frame", per_call_us(push)),
     ]
-    print(f"frame sizes: RPC {len(frame)} B, RPC_RESULT {len(encode(FrameType.RPC_RESULT, {'id': 1, 'ok': True, 'data': payload}))} B")
+    result_frame = encode(FrameType.RPC_RESULT, {"id": 1, "ok": True, "data": payload})
+    print(f"frame sizes: RPC {len(frame)} B, RPC_RESULT {len(result_frame)} B")
     for label, cost in rows:
         print(f"{label:<60} {cost:7.1f} µs")
     print(f"{'total around one send and its push':<60} {sum(c for _, c in rows):7.1f} µs")
