@@ -102,7 +102,10 @@ def bind(host: str, port: int) -> socket.socket:
     """Bind before serving, so a port in use is a clear error and not a SystemExit from
     inside uvicorn's task."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says
+    # TCP, and accepted sockets inherit it; with proto 0, Nagle + delayed ACK add ~40 ms
+    # to every response on a kept-alive connection.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
