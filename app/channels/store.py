@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,6 +15,20 @@ from app.db.upsert import insert_for
 def direct_key(a: int, b: int) -> str:
     low, high = sorted((a, b))
     return f"{low}:{high}"
+
+
+def memberships_of(user_id: int) -> Select[Channel, ChannelMember]:
+    """Channels the user is an active member of (not deleted), each with the membership:
+    the base of every "my channels" query."""
+    return (
+        select(Channel, ChannelMember)
+        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
+        .where(
+            col(ChannelMember.user_id) == user_id,
+            col(ChannelMember.left_at).is_(None),
+            col(Channel.deleted_at).is_(None),
+        )
+    )
 
 
 async def get_channel(session: AsyncSession, channel_id: int) -> Channel | None:
@@ -88,16 +102,7 @@ async def get_member(session: AsyncSession, channel_id: int, user_id: int) -> Ch
 async def get_membership(session: AsyncSession, channel_id: int, user_id: int) -> tuple[Channel, ChannelMember] | None:
     """The channel with the user's active membership, in one query (None: not a member, or
     no such channel, or it was deleted)."""
-    result = await session.execute(
-        select(Channel, ChannelMember)
-        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
-        .where(
-            col(Channel.id) == channel_id,
-            col(ChannelMember.user_id) == user_id,
-            col(ChannelMember.left_at).is_(None),
-            col(Channel.deleted_at).is_(None),
-        )
-    )
+    result = await session.execute(memberships_of(user_id).where(col(Channel.id) == channel_id))
     row = result.first()
     return (row[0], row[1]) if row else None
 
@@ -134,16 +139,7 @@ async def member_channels_page(
     limit: int,
 ) -> Sequence[tuple[Channel, ChannelMember]]:
     """The user's visible conversations, latest message first, pinned ones apart."""
-    stmt = (
-        select(Channel, ChannelMember)
-        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
-        .where(
-            col(ChannelMember.user_id) == user_id,
-            col(ChannelMember.left_at).is_(None),
-            col(ChannelMember.hidden).is_(False),
-            col(Channel.deleted_at).is_(None),
-        )
-    )
+    stmt = memberships_of(user_id).where(col(ChannelMember.hidden).is_(False))
     if pinned:
         stmt = stmt.where(col(ChannelMember.pinned_at).is_not(None)).order_by(col(ChannelMember.pinned_at).desc())
     else:
@@ -163,16 +159,7 @@ async def member_channels_changed(
     session: AsyncSession, user_id: int, *, since: int, after: tuple[int, int] | None, limit: int
 ) -> Sequence[tuple[Channel, ChannelMember]]:
     """The user's channels with activity after `since`, oldest change first (keyset paged)."""
-    stmt = (
-        select(Channel, ChannelMember)
-        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
-        .where(
-            col(ChannelMember.user_id) == user_id,
-            col(ChannelMember.left_at).is_(None),
-            col(Channel.deleted_at).is_(None),
-            col(Channel.last_event_at) >= since,
-        )
-    )
+    stmt = memberships_of(user_id).where(col(Channel.last_event_at) >= since)
     if after is not None:
         at, channel_id = after
         stmt = stmt.where(

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.channels import store as channel_store
 from app.channels.tables import Channel, ChannelMember
 from app.contacts.policy import SocialPolicy
 from app.context import Principal
@@ -137,8 +138,9 @@ class ReadService:
             direct = [c for c in moves if rows[c][0].kind == "direct"]
             peers = await _direct_peers(session, user_id, direct)
             for channel_id, peer in peers.items():
-                items.append((peer, "peer_read", {"channelId": channel_id, "userId": user_id,
-                                                  "readPts": moves[channel_id][1]}))
+                items.append(
+                    (peer, "peer_read", {"channelId": channel_id, "userId": user_id, "readPts": moves[channel_id][1]})
+                )
             groups = {c: moves[c] for c in moves if rows[c][0].kind == "group"}
             if groups:
                 senders = await _senders_between(session, groups, exclude=user_id)
@@ -154,15 +156,7 @@ class ReadService:
         if channel_ids is not None and len(channel_ids) > MAX_READ_BATCH:
             raise bad_input(f"at most {MAX_READ_BATCH} channels", field="channelIds")
         async with self.db.read() as session:
-            stmt = (
-                select(Channel, ChannelMember)
-                .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
-                .where(
-                    col(ChannelMember.user_id) == principal.user_id,
-                    col(ChannelMember.left_at).is_(None),
-                    col(Channel.deleted_at).is_(None),
-                )
-            )
+            stmt = channel_store.memberships_of(principal.user_id)
             if channel_ids is not None:
                 stmt = stmt.where(col(Channel.id).in_(channel_ids))
             rows = [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
@@ -239,16 +233,7 @@ class ReadService:
 async def _memberships(
     session: AsyncSession, user_id: int, channel_ids: list[int]
 ) -> dict[int, tuple[Channel, ChannelMember]]:
-    result = await session.execute(
-        select(Channel, ChannelMember)
-        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
-        .where(
-            col(ChannelMember.user_id) == user_id,
-            col(ChannelMember.left_at).is_(None),
-            col(Channel.deleted_at).is_(None),
-            col(Channel.id).in_(channel_ids),
-        )
-    )
+    result = await session.execute(channel_store.memberships_of(user_id).where(col(Channel.id).in_(channel_ids)))
     return {int(r[0].id or 0): (r[0], r[1]) for r in result.all()}
 
 
