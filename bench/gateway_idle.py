@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any
 
-from bench.gateway_common import Accounts, add_backend_argument, bounded, rss_mib, running_server
+from bench.common import Accounts, add_backend_argument, bounded, rss_mib, running_server
 from gateway_native.codec import Decoder, FrameType, encode
 
 

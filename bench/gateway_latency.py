@@ -22,7 +22,7 @@ from typing import Any
 
 import websockets
 
-from bench.gateway_common import Accounts, add_backend_argument, bounded, percentile, rss_mib, running_server
+from bench.common import Accounts, add_backend_argument, bounded, percentile, rss_mib, running_server
 from gateway_native.client import Endpoint, NativeConnection
 from tests.support.server import ServerProcess
 

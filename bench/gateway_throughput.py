@@ -15,7 +15,7 @@ import asyncio
 import time
 import uuid
 
-from bench.gateway_common import Accounts, add_backend_argument, bounded, rss_mib, running_server
+from bench.common import Accounts, add_backend_argument, bounded, rss_mib, running_server
 from gateway_native.client import Endpoint, NativeConnection
 
 

@@ -20,18 +20,14 @@ import asyncio
 import json
 import os
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
 
-from bench.messaging import PASSWORD, percentile, rss_mib
-from tests.support import backends
-from tests.support.backends import DatabaseFactory
+from bench.common import PASSWORD, percentile, rss_mib, running_server
 from tests.support.server import ServerProcess
 
 SEND = (
@@ -187,56 +183,38 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=2.0, help="messages per second into the group")
     parser.add_argument("--page-rounds", type=int, default=10, help="full walks of the member list per page size")
     args = parser.parse_args()
-    os.environ["PRIVCHAT_TEST_BACKEND"] = args.backend
-    backends.BACKEND = args.backend
-    backends.IS_POSTGRES = args.backend == "postgres"
-    workdir = Path(tempfile.mkdtemp(prefix="privchat-bench-groups-"))
-    factory = DatabaseFactory(workdir)
-    database = await factory.new()
-    server = ServerProcess(
-        data_dir=workdir / "data",
-        database_url=database.url,
-        extra_env={
-            "PRIVCHAT_SECURITY__RPC_PER_USER": "100000/minute",
-            "PRIVCHAT_SECURITY__REGISTER_PER_IP": "100000/hour",
-            "PRIVCHAT_SECURITY__LOGIN_ATTEMPTS_PER_IP": "100000/minute",
-            "PRIVCHAT_LOGGING__LEVEL": "warning",
-        },
-    )
-    await asyncio.to_thread(server.start)
-    bench = GroupBench(server)
-    try:
-        print(f"backend: {args.backend}{' + redis' if args.backend == 'postgres' else ' + memory bus'}")
-        print(f"machine: {os.cpu_count()} CPUs, load average before: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
-        started = time.perf_counter()
-        members = await bench.users(args.members)
-        owner = members[0][1]
-        created = await bench.gql(CREATE, {"n": "Bench", "m": [uid for uid, _ in members[1:]]}, owner)
-        group = created["groupGroupCreate"]["group"]
-        assert group["memberCount"] == args.members, created
-        took = time.perf_counter() - started
-        print(f"setup: {args.members} users and a {group['memberCount']}-member group in {took:.1f} s")
+    async with running_server(args.backend) as server:
+        bench = GroupBench(server)
+        try:
+            print(f"backend: {args.backend}{' + redis' if args.backend == 'postgres' else ' + memory bus'}")
+            print(f"machine: {os.cpu_count()} CPUs, load average before: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
+            started = time.perf_counter()
+            members = await bench.users(args.members)
+            owner = members[0][1]
+            created = await bench.gql(CREATE, {"n": "Bench", "m": [uid for uid, _ in members[1:]]}, owner)
+            group = created["groupGroupCreate"]["group"]
+            assert group["memberCount"] == args.members, created
+            took = time.perf_counter() - started
+            print(f"setup: {args.members} users and a {group['memberCount']}-member group in {took:.1f} s")
 
-        deliveries, last, missing = await bench.fan_out(group["id"], members, args.messages, args.rate)
-        print(
-            f"fan-out of {args.messages} messages at {args.rate:g} msg/s to {args.members} connected members "
-            f"(GraphQL over WebSocket):"
-        )
-        print(f"  every delivery, send->receive:   {figures(deliveries)}")
-        print(f"  per message, until the last one: {figures(last)}")
-        print(f"  deliveries missing after 60 s: {missing}")
+            deliveries, last, missing = await bench.fan_out(group["id"], members, args.messages, args.rate)
+            print(
+                f"fan-out of {args.messages} messages at {args.rate:g} msg/s to {args.members} connected members "
+                f"(GraphQL over WebSocket):"
+            )
+            print(f"  every delivery, send->receive:   {figures(deliveries)}")
+            print(f"  per message, until the last one: {figures(last)}")
+            print(f"  deliveries missing after 60 s: {missing}")
 
-        for limit in (50, 200):
-            pages, walk = await bench.member_pages(group["id"], owner, limit, args.page_rounds)
-            print(f"groupMemberList, pages of {limit}: {figures(pages)}; whole list of {args.members}: {walk:.1f} ms")
-        assert server.proc is not None
-        print(f"server RSS: {rss_mib(server.proc.pid):.0f} MiB")
-        load = "/".join(f"{x:.2f}" for x in os.getloadavg())
-        print(f"load average after: {load} (the bench client and the server share the machine)")
-    finally:
-        await bench.http.aclose()
-        server.stop()
-        await factory.drop_all()
+            for limit in (50, 200):
+                pages, walk = await bench.member_pages(group["id"], owner, limit, args.page_rounds)
+                print(f"groupMemberList, pages of {limit}: {figures(pages)}; whole list of {args.members}: {walk:.1f} ms")
+            assert server.proc is not None
+            print(f"server RSS: {rss_mib(server.proc.pid):.0f} MiB")
+            load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"load average after: {load} (the bench client and the server share the machine)")
+        finally:
+            await bench.http.aclose()
 
 
 if __name__ == "__main__":

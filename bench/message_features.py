@@ -16,19 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import websockets
 
 from app.config import DEFAULT_REACTION_EMOJI
-from bench.messaging import Bench, percentile
-from tests.support import backends
-from tests.support.backends import DatabaseFactory
-from tests.support.server import ServerProcess
+from bench.common import percentile, running_server
+from bench.messaging import Bench
 
 REACT = """mutation($m: ID!, $e: String!) { messageReactionAdd(input: {messageId: $m, emoji: $e}) { changed } }"""
 UNREACT = """mutation($m: ID!, $e: String!) { messageReactionRemove(input: {messageId: $m, emoji: $e}) { changed } }"""
@@ -135,36 +130,18 @@ async def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("-n", type=int, default=200, help="samples for the latency figures")
     args = parser.parse_args()
-    os.environ["PRIVCHAT_TEST_BACKEND"] = args.backend
-    backends.BACKEND = args.backend
-    backends.IS_POSTGRES = args.backend == "postgres"
-    workdir = Path(tempfile.mkdtemp(prefix="privchat-bench-"))
-    factory = DatabaseFactory(workdir)
-    database = await factory.new()
-    server = ServerProcess(
-        data_dir=workdir / "data",
-        database_url=database.url,
-        extra_env={
-            "PRIVCHAT_SECURITY__RPC_PER_USER": "1000000/minute",
-            "PRIVCHAT_SECURITY__REGISTER_PER_IP": "100000/hour",
-            "PRIVCHAT_SECURITY__LOGIN_ATTEMPTS_PER_IP": "100000/minute",
-            "PRIVCHAT_LOGGING__LEVEL": "warning",
-        },
-    )
-    await asyncio.to_thread(server.start)
-    bench = FeatureBench(server)
-    try:
-        print(f"backend: {args.backend}{' + redis' if args.backend == 'postgres' else ' + memory bus'}")
-        print(summary("reaction add/remove round trip", await bench.round_trips(args.n)))
-        print(summary("reaction -> peer's live stream", await bench.live(args.n)))
-        rate = await bench.hot_message(clients=16, per_client=20)
-        print(f"reaction changes/s on one hot message, 16 concurrent clients: {rate:.0f}")
-        print(summary("reaction stats for 100 messages", await bench.stats(100, min(args.n, 100))))
-        print(summary("forward 50 messages x 20 channels (1000 copies)", await bench.forward(50, 20, 5)))
-    finally:
-        await bench.http.aclose()
-        server.stop()
-        await factory.drop_all()
+    async with running_server(args.backend) as server:
+        bench = FeatureBench(server)
+        try:
+            print(f"backend: {args.backend}{' + redis' if args.backend == 'postgres' else ' + memory bus'}")
+            print(summary("reaction add/remove round trip", await bench.round_trips(args.n)))
+            print(summary("reaction -> peer's live stream", await bench.live(args.n)))
+            rate = await bench.hot_message(clients=16, per_client=20)
+            print(f"reaction changes/s on one hot message, 16 concurrent clients: {rate:.0f}")
+            print(summary("reaction stats for 100 messages", await bench.stats(100, min(args.n, 100))))
+            print(summary("forward 50 messages x 20 channels (1000 copies)", await bench.forward(50, 20, 5)))
+        finally:
+            await bench.http.aclose()
 
 
 if __name__ == "__main__":

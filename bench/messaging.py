@@ -16,38 +16,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import websockets
 
-from tests.support import backends
-from tests.support.backends import DatabaseFactory
+from bench.common import PASSWORD, percentile, rss_mib, running_server
 from tests.support.server import ServerProcess
 
-PASSWORD = "bench-password-1"
 SEND = (
     "mutation($c: ID!, $id: String!, $t: String!) { messageSend(input: {channelId: $c, clientMsgId: $id, "
     "content: {text: {text: $t}}}) { message { pts } } }"
 )
 SUB = "subscription { events { __typename ... on MessageEvent { pts message { content { ... on TextContent { text } } } } } }"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Bench:
@@ -195,40 +178,27 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=100, help="group size for the fan-out run")
     parser.add_argument("--fanout-rounds", type=int, default=20)
     args = parser.parse_args()
-    os.environ["PRIVCHAT_TEST_BACKEND"] = args.backend
-    backends.BACKEND = args.backend
-    backends.IS_POSTGRES = args.backend == "postgres"
-    workdir = Path(tempfile.mkdtemp(prefix="privchat-bench-"))
-    factory = DatabaseFactory(workdir)
-    database = await factory.new()
-    server = ServerProcess(data_dir=workdir / "data", database_url=database.url,
-                           extra_env={"PRIVCHAT_SECURITY__RPC_PER_USER": "100000/minute",
-                                      "PRIVCHAT_SECURITY__REGISTER_PER_IP": "100000/hour",
-                                      "PRIVCHAT_SECURITY__LOGIN_ATTEMPTS_PER_IP": "100000/minute",
-                                      "PRIVCHAT_LOGGING__LEVEL": "warning"})
-    await asyncio.to_thread(server.start)
-    bench = Bench(server)
-    try:
-        print(f"backend: {args.backend}{' + redis' if args.backend == 'postgres' else ' + memory bus'}")
-        latencies = await bench.latency(args.pairs, args.rate, args.duration)
-        print(f"1:1 send->receive latency at {args.rate:.0f} msg/s over {args.pairs} pairs: "
-              f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
-              f"mean {statistics.mean(latencies):.1f} ms (n={len(latencies)})")
-        rate = await bench.throughput(args.senders, args.per_sender)
-        print(f"persisted messages/s with {args.senders} concurrent senders: {rate:.0f}")
-        assert server.proc is not None
-        rss = rss_mib(server.proc.pid)
-        fan = await bench.fanout(args.members, args.fanout_rounds)
-        if fan:
-            print(f"{args.members}-member group fan-out (send -> last member received): "
-                  f"p50 {percentile(fan, 0.5):.1f} ms, p99 {percentile(fan, 0.99):.1f} ms (n={len(fan)})")
-        else:
-            print(f"{args.members}-member group fan-out: no message reached every member within 30 s")
-        print(f"server RSS: {rss:.0f} MiB")
-    finally:
-        await bench.http.aclose()
-        server.stop()
-        await factory.drop_all()
+    async with running_server(args.backend) as server:
+        bench = Bench(server)
+        try:
+            print(f"backend: {args.backend}{' + redis' if args.backend == 'postgres' else ' + memory bus'}")
+            latencies = await bench.latency(args.pairs, args.rate, args.duration)
+            print(f"1:1 send->receive latency at {args.rate:.0f} msg/s over {args.pairs} pairs: "
+                  f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+                  f"mean {statistics.mean(latencies):.1f} ms (n={len(latencies)})")
+            rate = await bench.throughput(args.senders, args.per_sender)
+            print(f"persisted messages/s with {args.senders} concurrent senders: {rate:.0f}")
+            assert server.proc is not None
+            rss = rss_mib(server.proc.pid)
+            fan = await bench.fanout(args.members, args.fanout_rounds)
+            if fan:
+                print(f"{args.members}-member group fan-out (send -> last member received): "
+                      f"p50 {percentile(fan, 0.5):.1f} ms, p99 {percentile(fan, 0.99):.1f} ms (n={len(fan)})")
+            else:
+                print(f"{args.members}-member group fan-out: no message reached every member within 30 s")
+            print(f"server RSS: {rss:.0f} MiB")
+        finally:
+            await bench.http.aclose()
 
 
 if __name__ == "__main__":

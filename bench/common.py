@@ -1,4 +1,4 @@
-"""Shared setup of the gateway benchmarks: a real server process on 127.0.0.1, users made
+"""Shared setup of the benchmarks: a real server process on 127.0.0.1, users made
 over GraphQL, percentiles and the server's RSS. Not a test."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ async def running_server(backend: str, extra_env: dict[str, str] | None = None) 
     os.environ["PRIVCHAT_TEST_BACKEND"] = backend
     backends.BACKEND = backend
     backends.IS_POSTGRES = backend == "postgres"
-    workdir = Path(tempfile.mkdtemp(prefix="privchat-gw-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="privchat-bench-"))
     factory = DatabaseFactory(workdir)
     database = await factory.new()
     server = ServerProcess(
