@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.errors import AppError, bad_input
+from app.errors import AppError
 from app.messaging.views import event_dict
 from app.ops import mutation, query
+from app.sync.submit import check_submit_batch
 from resolvers.messages import SEND
 from schema.common import Long, parse_id, to_id
 from schema.events import user_update_object
@@ -25,8 +26,6 @@ from schema.sync import (
     SyncSubmitPayload,
     SyncSubmitResult,
 )
-
-MAX_SUBMIT_ITEMS = 100
 
 
 async def sync_get_updates(ctx: RequestContext, input: SyncGetUpdatesInput) -> SyncGetUpdatesPayload:
@@ -86,8 +85,7 @@ async def sync_submit(ctx: RequestContext, input: SyncSubmitInput) -> SyncSubmit
     """Replay an offline queue: each item runs through the same registered operation as its
     own mutation (same checks, limits and idempotency), in order; one failure does not stop
     the others."""
-    if not 1 <= len(input.items) <= MAX_SUBMIT_ITEMS:
-        raise bad_input(f"items must hold 1..{MAX_SUBMIT_ITEMS} entries", field="items")
+    check_submit_batch(len(input.items))
     results = []
     for index, item in enumerate(input.items):
         try:
