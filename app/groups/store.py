@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.accounts.tables import User
+from app.channels import store as channel_store
 from app.channels.tables import Channel, ChannelMember
 from app.db.upsert import insert_for
 from app.groups.tables import GroupBan, GroupJoinRequest, GroupQrCode, GroupSettings
@@ -85,16 +86,7 @@ async def release_seats(session: AsyncSession, channel_id: int, count: int) -> N
 async def my_groups_page(
     session: AsyncSession, user_id: int, *, after_id: int | None, limit: int
 ) -> Sequence[tuple[Channel, ChannelMember]]:
-    stmt = (
-        select(Channel, ChannelMember)
-        .join(ChannelMember, col(ChannelMember.channel_id) == col(Channel.id))
-        .where(
-            col(ChannelMember.user_id) == user_id,
-            col(ChannelMember.left_at).is_(None),
-            col(Channel.kind) == "group",
-            col(Channel.deleted_at).is_(None),
-        )
-    )
+    stmt = channel_store.memberships_of(user_id).where(col(Channel.kind) == "group")
     if after_id is not None:
         stmt = stmt.where(col(Channel.id) > after_id)
     result = await session.execute(stmt.order_by(col(Channel.id)).limit(limit))
