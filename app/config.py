@@ -46,6 +46,12 @@ SECRET_ENV_VARS: dict[tuple[str, str], str] = {
     ("security", "service_key"): "PRIVCHAT_SERVICE_KEY",
 }
 
+# Short spellings every deploy script uses, read like PRIVCHAT_LOGGING__LEVEL (which wins when both are set).
+ALIAS_ENV_VARS: dict[tuple[str, str], str] = {
+    ("logging", "level"): "PRIVCHAT_LOG_LEVEL",
+    ("logging", "format"): "PRIVCHAT_LOG_FORMAT",
+}
+
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 # messaging.reaction_emoji by default: the usual quick reactions.
@@ -117,7 +123,16 @@ class HttpSettings(Section):
         default_factory=list, description='origins allowed by CORS, e.g. ["https://chat.example.com"]'
     )
     graphiql: bool = Field(default=True, description="serve GraphiQL to browsers at /graphql")
-    introspection: bool = Field(default=True, description="allow GraphQL introspection queries")
+    web_client: bool = Field(default=True, description="serve the built-in web client at /app/")
+    introspection: bool = Field(
+        default=True,
+        description="allow GraphQL introspection; off also hides /graphql/schema.graphql, GraphiQL and "
+        "field-name suggestions in errors",
+    )
+    metrics_require_service_key: bool = Field(
+        default=False,
+        description="/metrics answers only with the service key (X-Service-Key or Authorization: Bearer)",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="largest GraphQL request body / WebSocket message, in bytes"
     )
@@ -153,6 +168,18 @@ class StorageSourceSettings(Section):
     bucket: str | None = Field(default=None, description="s3: bucket name (required for s3)")
     endpoint_url: str | None = Field(default=None, description="s3: endpoint of a non-AWS service (MinIO, R2...)")
     region: str | None = Field(default=None, description="s3: region")
+    presigned_redirect: bool = Field(
+        default=False,
+        description="s3: answer downloads (after the access check) with a redirect to a short-lived presigned URL",
+    )
+    multipart_threshold_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="s3: files at least this large are sent as a multipart upload",
+    )
+    multipart_part_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3, description="s3: size of one multipart part"
+    )
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> StorageSourceSettings:
@@ -161,8 +188,54 @@ class StorageSourceSettings(Section):
         return self
 
 
+MiB = 1024 * 1024
+
+
 class FileSettings(Section):
-    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1, description="largest accepted upload, in bytes")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="base URL of the service port as clients reach it (e.g. https://files.example.com); "
+        "default: the host the client called, on http.port",
+    )
+    max_upload_bytes: int = Field(default=100 * MiB, ge=1, description="largest accepted upload, in bytes")
+    max_image_bytes: int = Field(default=30 * MiB, ge=1, description="largest image (messages), in bytes")
+    max_audio_bytes: int = Field(default=100 * MiB, ge=1, description="largest audio file (messages), in bytes")
+    max_video_bytes: int = Field(default=100 * MiB, ge=1, description="largest video (messages), in bytes")
+    max_avatar_bytes: int = Field(default=10 * MiB, ge=1, description="largest user or group avatar, in bytes")
+    max_sticker_bytes: int = Field(default=2 * MiB, ge=1, description="largest sticker image, in bytes")
+    max_graphql_upload_bytes: int = Field(
+        default=10 * MiB, ge=1024, description="largest file sent through a GraphQL multipart request (Upload)"
+    )
+    max_image_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="images with more pixels are refused (decompression bombs)",
+    )
+    strip_metadata: bool = Field(
+        default=True, description="remove EXIF (GPS, camera) and other metadata from images (privacy)"
+    )
+    thumbnail_size: int = Field(default=320, ge=32, le=2048, description="longest side of image thumbnails, in px")
+    user_quota_bytes: int = Field(
+        default=2 * 1024 * MiB,
+        ge=0,
+        description="bytes one user may have stored (uploads in progress count); 0: no limit",
+    )
+    upload_token_ttl_seconds: int = Field(
+        default=3600, ge=30, le=7 * 86_400, description="an upload must start within this time of its token"
+    )
+    incomplete_upload_ttl_seconds: int = Field(
+        default=86_400, ge=60, le=30 * 86_400, description="uploads not completed by then expire and are removed"
+    )
+    unattached_grace_seconds: int = Field(
+        default=86_400, ge=0, le=365 * 86_400, description="completed files never attached are removed after this"
+    )
+    sweep_interval_seconds: float = Field(
+        default=300, ge=1, le=86_400, description="how often expired, unattached and released files are removed"
+    )
+    download_url_ttl_seconds: int = Field(
+        default=3600, ge=10, le=7 * 86_400, description="lifetime of signed download URLs (file/get_url)"
+    )
     default_source: int = Field(default=0, ge=0, description="id of the storage source new uploads go to")
     storage_sources: list[StorageSourceSettings] = Field(
         default_factory=lambda: [StorageSourceSettings()],
@@ -178,6 +251,9 @@ class FileSettings(Section):
         if self.default_source not in ids:
             raise ValueError(f"default_source: {self.default_source} is not the id of a [[file.storage_sources]]")
         return self
+
+    def source(self, source_id: int) -> StorageSourceSettings:
+        return next(s for s in self.storage_sources if s.id == source_id)
 
 
 class CacheSettings(Section):
@@ -196,19 +272,29 @@ class DatabaseSettings(Section):
         default=None, description="PostgreSQL URL (postgresql://user:pass@host/db); default: SQLite file in data_dir"
     )
     pool_size: int = Field(
-        default=20, ge=1, le=500, description="connections kept open per process (PostgreSQL); bursts add half again"
+        default=20,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections per process for transactions (bursts add half again); the hot path "
+        "(sessions, sends) has a pool of its own of up to the same size",
     )
     auto_migrate: bool = Field(default=True, description="apply migrations when the server starts")
     echo: bool = Field(default=False, description="log every SQL statement (debugging)")
 
 
-LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LogLevel = Literal["trace", "debug", "info", "warning", "error", "critical"]
 
 
 class LoggingSettings(Section):
-    level: LogLevel = Field(default="info", description="debug | info | warning | error | critical (--log-level)")
-    format: Literal["text", "json"] = Field(
-        default="text", description="text for people, json: one JSON object per line (--log-format)"
+    level: LogLevel = Field(
+        default="info",
+        description="trace (debug plus every SQL statement) | debug | info | warning | error | critical "
+        "(--log-level, PRIVCHAT_LOG_LEVEL)",
+    )
+    format: Literal["text", "pretty", "compact", "json"] = Field(
+        default="text",
+        description="text or pretty: for people; compact: short lines; json: one JSON object per line "
+        "(--log-format, PRIVCHAT_LOG_FORMAT)",
     )
 
     @field_validator("level", "format", mode="before")
@@ -240,12 +326,22 @@ class SecuritySettings(Section):
     login_attempts_per_ip: str = Field(default="30/minute", description="login attempts per client IP")
     register_per_ip: str = Field(default="20/hour", description="registrations per client IP")
     rpc_per_user: str = Field(default="600/minute", description="RPCs (both doors) per user")
+    address_changes_per_user: str = Field(
+        default="10/hour",
+        description="email/phone changes per user (each tells whether an address is taken: kept rare)",
+    )
     keep_revoked_audit: bool = Field(default=False, description="keep revoked message content in an audit table")
     revoke_window_seconds: int = Field(
         default=120, ge=0, le=86_400, description="how long a sender may revoke a message"
     )
 
-    @field_validator("login_attempts_per_account", "login_attempts_per_ip", "register_per_ip", "rpc_per_user")
+    @field_validator(
+        "login_attempts_per_account",
+        "login_attempts_per_ip",
+        "register_per_ip",
+        "rpc_per_user",
+        "address_changes_per_user",
+    )
     @classmethod
     def _is_rate_limit(cls, value: str) -> str:
         try:
@@ -257,7 +353,32 @@ class SecuritySettings(Section):
 
 class SystemMessageSettings(Section):
     welcome_enabled: bool = Field(default=False, description="send a welcome message to new users")
-    welcome_text: str = Field(default="Welcome to PrivChat!", description="text of the welcome message")
+    welcome_text: str = Field(
+        default="Welcome to PrivChat, {display_name}!",
+        min_length=1,
+        max_length=4000,
+        description="text of the welcome message; {display_name} and {username} are replaced",
+    )
+    sender_username: str = Field(
+        default="privchat",
+        pattern=r"^[A-Za-z0-9_.]{3,32}$",
+        description="account that sends welcome messages and broadcasts (created on first use, cannot log in)",
+    )
+    sender_display_name: str = Field(
+        default="PrivChat", min_length=1, max_length=64, description="display name of that account"
+    )
+    broadcast_rate: str = Field(
+        default="5/hour", description='broadcasts allowed (limits notation), e.g. "5/hour"'
+    )
+
+    @field_validator("broadcast_rate")
+    @classmethod
+    def _is_rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError('not a rate limit like "5/hour"') from None
+        return value
 
 
 class MessagingSettings(Section):
@@ -273,6 +394,16 @@ class MessagingSettings(Section):
         ge=10,
         le=1_000_000,
         description="live events buffered per connection before it is told to re-sync",
+    )
+    socket_send_buffer_bytes: int = Field(
+        default=0,
+        ge=0,
+        le=64 * 1024 * 1024,
+        description=(
+            "kernel send buffer of each client connection (Linux doubles it): what a device that stops "
+            "reading holds there before its live events queue up; 0: the OS sizes it (Linux: up to "
+            "net.ipv4.tcp_wmem's maximum, 4 MiB by default)"
+        ),
     )
     reaction_emoji: list[str] = Field(
         default_factory=lambda: list(DEFAULT_REACTION_EMOJI),
@@ -366,7 +497,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Highest priority first. `.env` is loaded into the environment by the CLI
         # (without overriding real variables), so it needs no source of its own.
-        return (init_settings, _SecretEnvSource(settings_cls), env_settings, _FileSource(settings_cls))
+        return (
+            init_settings,
+            _SecretEnvSource(settings_cls),
+            env_settings,
+            _AliasEnvSource(settings_cls),
+            _FileSource(settings_cls),
+        )
 
     # Derived values -----------------------------------------------------------------
 
@@ -413,6 +550,21 @@ class _SecretEnvSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for (section, key), var in SECRET_ENV_VARS.items():
+            value = os.environ.get(var)
+            if value:
+                out.setdefault(section, {})[key] = value
+        return out
+
+
+class _AliasEnvSource(PydanticBaseSettingsSource):
+    """PRIVCHAT_LOG_LEVEL and PRIVCHAT_LOG_FORMAT."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (section, key), var in ALIAS_ENV_VARS.items():
             value = os.environ.get(var)
             if value:
                 out.setdefault(section, {})[key] = value

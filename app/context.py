@@ -6,17 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.errors import AppError, ErrorCode
+from app.principal import Principal
 
 if TYPE_CHECKING:
     from app.runtime import Services
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    user_id: int
-    session_id: int
-    device_id: str
-    is_admin: bool = False
 
 
 @dataclass(slots=True)
@@ -28,10 +21,14 @@ class RequestContext:
     token: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    host: str | None = None  # the host name the client called (file URLs point back to it)
     service_key: str | None = None
     # Set by the WebSocket protocols from the connection_init payload.
     connection_params: dict[str, object] | None = None
     _principal: Principal | None = field(default=None, repr=False)
+    # Set when a bulky input made the caller authenticate before it was read (see
+    # `Operation.precheck`); the admission of that same call uses it instead of asking again.
+    _early: Principal | None = field(default=None, repr=False)
 
     async def authenticate(self) -> Principal:
         """Resolve the bearer token to a live session. Checked on every call, so a revoked
@@ -40,6 +37,14 @@ class RequestContext:
             raise AppError(ErrorCode.UNAUTHENTICATED, "authentication required")
         self._principal = await self.services.devices.authenticate(self.token)
         return self._principal
+
+    async def authenticate_early(self) -> None:
+        self._early = await self.authenticate()
+
+    async def admitted_principal(self) -> Principal:
+        """The principal for this call's admission: the early one if there was one (once)."""
+        early, self._early = self._early, None
+        return early if early is not None else await self.authenticate()
 
     @property
     def principal(self) -> Principal:

@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     PROTOCOL_ERROR = "PROTOCOL_ERROR"
     UNKNOWN_ROUTE = "UNKNOWN_ROUTE"
+    UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -40,6 +41,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
 
@@ -73,7 +75,3 @@ def not_found(what: str) -> AppError:
 
 def forbidden(message: str = "not allowed") -> AppError:
     return AppError(ErrorCode.FORBIDDEN, message)
-
-
-def unauthenticated(message: str = "authentication required") -> AppError:
-    return AppError(ErrorCode.UNAUTHENTICATED, message)

@@ -28,19 +28,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+FORMATS = {
+    "text": "%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    "pretty": "%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    "compact": "%(asctime)s %(levelname).1s %(name)s: %(message)s",
+}
+
+
 def configure_logging(level: str, fmt: str) -> None:
+    """`level`: trace | debug | info | warning | error | critical; `fmt`: text | pretty | compact | json."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
+    elif fmt == "compact":
+        handler.setFormatter(logging.Formatter(FORMATS["compact"], datefmt="%H:%M:%S"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(FORMATS.get(fmt, FORMATS["text"])))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    level = level.lower()
+    root.setLevel(TRACE if level == "trace" else level.upper())
+    # trace: debug plus every SQL statement the server runs.
+    logging.getLogger("sqlalchemy.engine").setLevel("INFO" if level == "trace" else "WARNING")
     # Python warnings go through the same handler, so a JSON log stays one object per line.
     logging.captureWarnings(True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("alembic").setLevel("WARNING")
-    logging.getLogger("uvicorn.access").setLevel("WARNING" if level != "debug" else "DEBUG")
+    logging.getLogger("uvicorn.access").setLevel("DEBUG" if level in ("debug", "trace") else "WARNING")

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from app import runtime
+from app import heap, runtime
 from app.asgi import client_app, service_app
 from app.config import Settings
 from app.runtime import Services
 from gateway_native.gateway import Gateway
 from gateway_native.gateway import ListenError as GatewayListenError
 from resolvers import ALL_OPERATIONS
+from schema.admin_rest import admin_rest_routes
 from schema.build import Api
 from schema.transport import GraphQLApp
 
@@ -68,8 +69,14 @@ def build_app(settings: Settings) -> App:
     api = build_api(settings)
     graphql = GraphQLApp(api, services)
     gateway = Gateway(api=api, services=services)
-    client = client_app(services, graphql=graphql, schema_sdl=api.schema.as_str(), extra_routes=gateway.routes())
-    service = service_app(services)
+    client = client_app(
+        services,
+        graphql=graphql,
+        schema_sdl=api.schema.as_str(),
+        extra_routes=gateway.routes(),
+        files_enabled="file/request_upload_token" in api.registry.routes(),
+    )
+    service = service_app(services, extra_routes=admin_rest_routes(api, services))
     host = settings.host
     grace = settings.http.shutdown_grace_seconds
 
@@ -98,15 +105,20 @@ class ListenError(RuntimeError):
     """A port could not be bound (in use, no permission, bad address)."""
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool = False, send_buffer: int = 0) -> socket.socket:
     """Bind before serving, so a port in use is a clear error and not a SystemExit from
-    inside uvicorn's task."""
+    inside uvicorn's task. `reuse_port`: one of several workers sharing the port.
+    `send_buffer`: the kernel send buffer accepted connections inherit (0: the OS's own)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says
     # TCP, and accepted sockets inherit it; with proto 0, Nagle + delayed ACK add ~40 ms
     # to every response on a kept-alive connection.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if send_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -116,19 +128,23 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT, then stop accepting, finish in-flight work and exit."""
+async def serve(settings: Settings, *, reuse_port: bool = False) -> None:
+    """Run until SIGTERM/SIGINT, then stop accepting, finish in-flight work and exit.
+    `reuse_port`: this process is one worker of `serve --workers N` (app/workers.py)."""
     app = build_app(settings)
     sockets = []
     try:
-        for port in (settings.http.ws_port, settings.http.port):
-            sockets.append(bind(settings.host, port))
-        app.gateway.bind()
+        # The client port carries the live streams (GraphQL and native WebSockets).
+        send_buffer = settings.messaging.socket_send_buffer_bytes
+        sockets.append(bind(settings.host, settings.http.ws_port, reuse_port=reuse_port, send_buffer=send_buffer))
+        sockets.append(bind(settings.host, settings.http.port, reuse_port=reuse_port))
+        app.gateway.bind(reuse_port=reuse_port)
     except (ListenError, GatewayListenError) as exc:
         for sock in sockets:
             sock.close()
         raise ListenError(str(exc)) from None
     await runtime.start(app.services)
+    heap.settle()  # everything built so far lives as long as the process
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
@@ -158,3 +174,28 @@ async def serve(settings: Settings) -> None:
         await app.gateway.close()
         await runtime.stop(app.services)
         log.info("PrivChat stopped")
+
+
+def prepare_workers(settings: Settings) -> None:
+    """What N workers must not each do at once, done once before they start: migrate
+    the database, create the development JWT secret and QUIC certificate if used."""
+    from app.db import Database
+    from app.db.migrate import upgrade_to_head
+    from app.security import resolve_jwt_secret
+    from gateway_native.certs import dev_certificate
+
+    resolve_jwt_secret(settings)
+    gateway = settings.gateway
+    uses_quic = any(listener.protocol == "quic" for listener in gateway.listeners)
+    if uses_quic and (gateway.quic_certificate is None or gateway.quic_private_key is None):
+        dev_certificate(settings.data_dir)
+    if settings.database.auto_migrate:
+
+        async def migrate() -> None:
+            db = Database(settings.database_url)
+            try:
+                await upgrade_to_head(db)
+            finally:
+                await db.dispose()
+
+        asyncio.run(migrate())

@@ -19,6 +19,9 @@ from app.db.types import now_ms
 from app.errors import AppError, ErrorCode
 
 MIN_SECRET_BYTES = 32
+# Verified access tokens remembered per process: a device presents the same token on
+# every call until it refreshes, and checking its signature again each time is waste.
+VERIFIED_TOKENS_KEPT = 10_000
 JWT_ALGORITHM = "HS256"
 ISSUER = "privchat"
 
@@ -90,6 +93,7 @@ class TokenService:
         self._secret = secret
         self.access_ttl_seconds = access_ttl_seconds
         self.refresh_ttl_seconds = refresh_ttl_seconds
+        self._verified: dict[str, AccessClaims] = {}
 
     def issue_access(self, *, user_id: int, session_id: int, device_id: str) -> str:
         now = now_ms() // 1000
@@ -106,6 +110,24 @@ class TokenService:
         return jwt.encode(payload, self._secret, algorithm=JWT_ALGORITHM)
 
     def decode_access(self, token: str) -> AccessClaims:
+        """The claims of a valid access token (signature, issuer, type and expiry checked).
+        A token verified before is only checked for expiry; whether its session is still
+        live is the caller's check, made on every call."""
+        claims = self._verified.get(token)
+        if claims is not None:
+            if claims.expires_at <= now_ms() // 1000:
+                del self._verified[token]
+                raise AppError(ErrorCode.TOKEN_EXPIRED, "access token expired")
+            return claims
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            # Forget the oldest half (dicts keep insertion order): bounded memory.
+            for old in list(self._verified)[: VERIFIED_TOKENS_KEPT // 2]:
+                del self._verified[old]
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             # Only HS256 is accepted: "alg": "none" or RS/HS confusion fails here.
             payload = jwt.decode(

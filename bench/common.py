@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -50,8 +53,57 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(stat: str) -> float:
+    # Fields after the command (which may contain spaces): utime and stime are 14 and 15.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _processes() -> list[tuple[int, int, str, str]]:
+    """(pid, parent pid, command name, stat line) of every process."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        out.append((int(entry.name), ppid, name, stat))
+    return out
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and all its live descendants (the workers)."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for p, parent, _, _ in procs:
+        children.setdefault(parent, []).append(p)
+    stats = {p: stat for p, _, _, stat in procs}
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats:
+            total += _cpu_of(stats[current])
+        todo += children.get(current, [])
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (the server is shared: the
+    figure includes whatever else uses it meanwhile)."""
+    return sum(_cpu_of(stat) for _, _, name, stat in _processes() if name.startswith("postgres"))
+
+
 @asynccontextmanager
-async def running_server(backend: str, extra_env: dict[str, str] | None = None) -> AsyncIterator[ServerProcess]:
+async def running_server(
+    backend: str, extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+) -> AsyncIterator[ServerProcess]:
     os.environ["PRIVCHAT_TEST_BACKEND"] = backend
     backends.BACKEND = backend
     backends.IS_POSTGRES = backend == "postgres"
@@ -59,7 +111,10 @@ async def running_server(backend: str, extra_env: dict[str, str] | None = None) 
     factory = DatabaseFactory(workdir)
     database = await factory.new()
     server = ServerProcess(
-        data_dir=workdir / "data", database_url=database.url, extra_env={**BENCH_ENV, **(extra_env or {})}
+        data_dir=workdir / "data",
+        database_url=database.url,
+        extra_env={**BENCH_ENV, **(extra_env or {})},
+        extra_args=list(extra_args or []),
     )
     await asyncio.to_thread(server.start, 60.0)
     try:
@@ -129,3 +184,25 @@ async def bounded(concurrency: int, jobs: list[Any]) -> list[Any]:
             return await job
 
     return await asyncio.gather(*(one(j) for j in jobs))
+
+
+def start_py_spy(
+    server: ServerProcess, target: Path, *, fmt: str = "raw", rate: int = 200
+) -> subprocess.Popen[bytes] | None:
+    """py-spy on a server process (and its workers) until `stop_py_spy`: a flame graph
+    (`fmt="flamegraph"`) or collapsed stacks (`"raw"`, which bench/top_frames.py reads)."""
+    if server.proc is None:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "--rate", str(rate),
+         "--pid", str(server.proc.pid), "--output", str(target), "--format", fmt, "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_py_spy(profiler: subprocess.Popen[bytes] | None) -> None:
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(60)

@@ -68,9 +68,9 @@ def main() -> None:
         )
 
     def push() -> None:
-        body = push_body(api, HUB_ITEM)
+        body = push_body(api, dict(HUB_ITEM))  # a new item each time: no cache hit
         assert body is not None
-        session.push(body)
+        session.push(encode(FrameType.PUSH, body))
 
     rows = [
         ("RPC frame in: decode + session (+ an empty RPC_RESULT out)", per_call_us(receive_rpc)),

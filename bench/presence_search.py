@@ -41,10 +41,10 @@ import websockets
 
 from app import runtime
 from app.config import load_settings
-from app.context import Principal
 from app.db.types import now_ms
 from app.messaging import search_store
 from app.messaging.search import SearchRequest
+from app.principal import Principal
 from tests.support import backends
 from tests.support.backends import DatabaseFactory
 from tests.support.server import ServerProcess
@@ -391,9 +391,16 @@ async def bench_presence(args: argparse.Namespace, workdir: Path) -> None:
 
         async def join(fan: Fan) -> None:
             fan.id, fan.token = await fan.api.user(fan.name)
+            found = await fan.api.gql(
+                "query { accountSearchQuery(input: {query: \"star\"}) { results { user { id } searchProof } } }",
+                {},
+                fan.token,
+            )
+            proof = next(r["searchProof"] for r in found["accountSearchQuery"]["results"] if r["user"]["id"] == star_id)
             await fan.api.gql(
-                "mutation($u: ID!) { contactFriendApply(input: {userId: $u, source: SEARCH}) { outcome } }",
-                {"u": star_id},
+                "mutation($u: ID!, $p: String) "
+                "{ contactFriendApply(input: {userId: $u, source: SEARCH, searchProof: $p}) { outcome } }",
+                {"u": star_id, "p": proof},
                 fan.token,
             )
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import msgpack
 
+from app.text import repair
+
 HEADER = struct.Struct(">IB")  # length of the rest, frame type
 LENGTH_BYTES = 4
 DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
@@ -74,6 +76,17 @@ class Frame:
 def encode(frame_type: FrameType, body: dict[str, Any]) -> bytes:
     payload = msgpack.packb(body, use_bin_type=True)
     return HEADER.pack(len(payload) + 1, frame_type) + payload
+
+
+def encode_repaired(frame_type: FrameType, body: dict[str, Any]) -> tuple[bytes, list[str]]:
+    """`encode`, and where the body holds text UTF-8 cannot carry (a lone surrogate stored
+    before input was checked), the frame with U+FFFD in its place and the paths repaired:
+    one bad item never stops a stream or an answer."""
+    try:
+        return encode(frame_type, body), []
+    except UnicodeEncodeError:
+        repaired, paths = repair(body)
+        return encode(frame_type, repaired), paths
 
 
 def encode_frame(frame: Frame) -> bytes:

@@ -15,8 +15,9 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.context import Principal
-from app.errors import AppError, ErrorCode
+from app.errors import AppError
+from app.faults import as_app_error
+from app.principal import Principal
 from gateway_native.dispatch import Caller
 from gateway_native.push import pump
 from gateway_native.session import Action, Authenticate, Call, Close, DisconnectCode, RpcError, Send, Session, State
@@ -102,8 +103,8 @@ class Connection:
     def begin_shutdown(self) -> None:
         self._run(self.session.begin_shutdown())
 
-    def push(self, body: dict[str, Any]) -> None:
-        self._run(self.session.push(body))
+    def push(self, frame: bytes) -> None:
+        self._run(self.session.push(frame))
 
     # -- running actions ------------------------------------------------------------------
 
@@ -145,9 +146,9 @@ class Connection:
         except AppError as exc:
             self._run(self.session.authentication_failed(exc.code.value, exc.message))
             return
-        except Exception:
-            log.exception("CONNECT failed")
-            self._run(self.session.authentication_failed(ErrorCode.INTERNAL.value, "internal server error"))
+        except Exception as exc:  # INTERNAL for a bug, UNAVAILABLE (retry) when a dependency is down
+            error = as_app_error(exc, what="CONNECT")
+            self._run(self.session.authentication_failed(error.code.value, error.message))
             return
         if self.closed:
             return
@@ -173,7 +174,7 @@ class Connection:
                 await exit_stack.aclose()
                 return
             self._exit = exit_stack
-            self._push_task = asyncio.create_task(pump(listener, self._gateway.push_bodies, self.push, self.writable))
+            self._push_task = asyncio.create_task(pump(listener, self._gateway.push_frames, self.push, self.writable))
         self.caller = dataclasses.replace(self.caller, token=request.token, platform=request.platform or None)
         self._run(
             self.session.authenticated(

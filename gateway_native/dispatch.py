@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from time import time
 from typing import Any
 
-from app.context import Principal, RequestContext
+from app.context import RequestContext
 from app.errors import AppError, ErrorCode
+from app.principal import Principal
 from app.runtime import Services
 from gateway_native.session import RpcError
 from schema.build import Api

@@ -36,7 +36,7 @@ from gateway_native.dispatch import Dispatcher
 from gateway_native.listeners.quic import bind_udp, serve_quic, server_configuration
 from gateway_native.listeners.tcp import bind_tcp, serve_tcp
 from gateway_native.listeners.websocket import gate_route
-from gateway_native.push import PushBodies, watch_revocations
+from gateway_native.push import PushFrames, watch_revocations
 from gateway_native.session import DisconnectCode, Limits, SessionObserver
 from schema.build import Api
 
@@ -77,6 +77,7 @@ class TransportObserver(SessionObserver):
         self._in = {t: frames.labels(transport, "in", t.name) for t in FrameType}
         self._out = {t: frames.labels(transport, "out", t.name) for t in FrameType}
         self._errors = metrics.gateway_protocol_errors
+        self._repaired = metrics.output_repaired.labels("native")
         self._transport = transport
 
     def frame_in(self, frame_type: FrameType) -> None:
@@ -88,12 +89,16 @@ class TransportObserver(SessionObserver):
     def protocol_error(self, kind: str) -> None:
         self._errors.labels(self._transport, kind).inc()
 
+    def output_repaired(self, frame_type: FrameType, paths: list[str]) -> None:
+        self._repaired.inc()
+        log.error("native %s frame held text that cannot be encoded, at %s; sent repaired", frame_type.name, paths[:5])
+
 
 @dataclass
 class _Bound:
     listener: ListenerSettings
     address: tuple[str, int]
-    sock: socket.socket | None = None  # tcp/quic; websocket listeners on their own port bind in uvicorn
+    sock: socket.socket | None = None  # None: a websocket listener served on the client port
     server: Any = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -106,7 +111,8 @@ class Gateway:
         self.services = services
         self.hub = services.hub
         self.dispatcher = Dispatcher(api, services)
-        self.push_bodies = PushBodies(api)
+        # PUSH frames are encoded once for every transport: repairs counted as the native door's.
+        self.push_frames = PushFrames(api, on_repaired=TransportObserver(services.metrics, "push").output_repaired)
         gw = settings.gateway
         self.limits = Limits(
             max_frame_bytes=gw.max_frame_bytes,
@@ -144,19 +150,23 @@ class Gateway:
             if listener.protocol == "websocket" and self._on_client_port(listener)
         ]
 
-    def bind(self) -> None:
-        """Bind every TCP/UDP port now, so a port in use is a clear error before serving."""
+    def bind(self, *, reuse_port: bool = False) -> None:
+        """Bind every TCP/UDP port now, so a port in use is a clear error before serving.
+        `reuse_port`: this process is one of several workers sharing the ports."""
         bound: list[_Bound] = []
+        send_buffer = self.settings.messaging.socket_send_buffer_bytes
         for listener in self.settings.gateway.listeners:
             host, port = self.settings.listener_address(listener)
             entry = _Bound(listener, (host, port))
             try:
                 if listener.protocol == "tcp":
-                    entry.sock = bind_tcp(host, port)
+                    entry.sock = bind_tcp(host, port, reuse_port=reuse_port, send_buffer=send_buffer)
                 elif listener.protocol == "quic":
-                    entry.sock = bind_udp(host, port)
+                    entry.sock = bind_udp(host, port, reuse_port=reuse_port)
                 elif self._on_client_port(listener):
                     continue  # served by the GraphQL server (routes())
+                else:  # a websocket listener on a port of its own
+                    entry.sock = bind_tcp(host, port, reuse_port=reuse_port, send_buffer=send_buffer)
             except OSError as exc:
                 for other in bound:
                     if other.sock is not None:
@@ -200,7 +210,8 @@ class Gateway:
         app = Starlette(routes=[gate_route(self, bound.listener.path)])
         config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None, access_log=False)
         server = _Server(config)
-        task = asyncio.create_task(server.serve())
+        assert bound.sock is not None
+        task = asyncio.create_task(server.serve(sockets=[bound.sock]))
         while not server.started:
             if task.done():
                 task.result()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
-from gateway_native.codec import CodecError, CodecErrorKind, Decoder, Frame, FrameType, encode
+from gateway_native.codec import CodecError, CodecErrorKind, Decoder, Frame, FrameType, encode_repaired
 
 PROTOCOL_VERSION = 1
 MAX_RPC_ID = 2**64 - 1
@@ -43,7 +43,7 @@ class State(Enum):
     AWAITING_CONNECT = "awaiting_connect"
     AUTHENTICATING = "authenticating"  # CONNECT received, its token being checked
     READY = "ready"
-    DRAINING = "draining"  # server shutting down: no new RPCs, in-flight ones finish
+    DRAINING = "draining"  # closing (shutdown, revoked): no new RPCs, in-flight ones finish
     CLOSED = "closed"
 
 
@@ -104,6 +104,8 @@ class SessionObserver:
 
     def protocol_error(self, kind: str) -> None: ...
 
+    def output_repaired(self, frame_type: FrameType, paths: list[str]) -> None: ...
+
 
 _SILENT = SessionObserver()
 
@@ -114,6 +116,7 @@ class Session:
         self.state = State.AWAITING_CONNECT
         self.inflight: set[int] = set()
         self.close_code: str | None = None
+        self._closing: tuple[str, str] | None = None  # DRAINING: the DISCONNECT sent once drained
         self._observer = observer or _SILENT
         self._decoder = Decoder(limits.max_frame_bytes)
         self._auth_deadline = now + limits.auth_deadline_seconds
@@ -240,29 +243,32 @@ class Session:
         if error is not None and error.code == DisconnectCode.SESSION_REVOKED and self._connected_once:
             # The device's session ended (the revocation hint from the bus may be late or lost).
             actions += self._close(DisconnectCode.SESSION_REVOKED, error.message)
-        elif self.state is State.DRAINING and not self.inflight:
-            actions += self._close(DisconnectCode.SERVER_SHUTDOWN, "server shutting down")
+        elif self.state is State.DRAINING and not self.inflight and self._closing is not None:
+            actions += self._close(*self._closing)
         return actions
 
-    def push(self, body: dict[str, Any]) -> list[Action]:
+    def push(self, frame: bytes) -> list[Action]:
+        """A PUSH frame, encoded once for every connection it goes to (gateway_native/push.py)."""
         if self.state is not State.READY:
             return []
-        return [self._send(FrameType.PUSH, body)]
+        self._observer.frame_out(FrameType.PUSH)
+        return [Send(frame, FrameType.PUSH)]
 
     def disconnect(self, code: str, reason: str) -> list[Action]:
-        """The server ends the connection (kicked, revoked...)."""
-        if self.state is State.CLOSED:
-            return []
-        return self._close(code, reason)
-
-    def begin_shutdown(self) -> list[Action]:
-        """Stop taking requests; DISCONNECT(SERVER_SHUTDOWN) once in-flight RPCs have answered."""
+        """The server ends the connection (kicked, revoked...): no new requests, and the
+        DISCONNECT once the in-flight RPCs have answered (a device revoking its own session
+        gets the answer to that call first)."""
         if self.state is State.CLOSED:
             return []
         self.state = State.DRAINING
+        self._closing = (code, reason)
         if not self.inflight:
-            return self._close(DisconnectCode.SERVER_SHUTDOWN, "server shutting down")
+            return self._close(code, reason)
         return []
+
+    def begin_shutdown(self) -> list[Action]:
+        """Stop taking requests; DISCONNECT(SERVER_SHUTDOWN) once in-flight RPCs have answered."""
+        return self.disconnect(DisconnectCode.SERVER_SHUTDOWN, "server shutting down")
 
     def connection_lost(self) -> None:
         if self.state is not State.CLOSED:
@@ -292,7 +298,9 @@ class Session:
     # -- output -----------------------------------------------------------------------------
 
     def _send(self, frame_type: FrameType, body: dict[str, Any]) -> Send:
-        data = encode(frame_type, body)
+        data, repaired = encode_repaired(frame_type, body)
+        if repaired:
+            self._observer.output_repaired(frame_type, repaired)
         self._observer.frame_out(frame_type)
         return Send(data, frame_type)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.accounts.service import ProfileChanges
 from app.context import RequestContext
-from app.ops import Auth, mutation, query
+from app.ops import Audience, Auth, mutation, query
 from schema.accounts import (
     AccountAuthLoginHistoryInput,
     AccountAuthLoginHistoryPayload,
@@ -96,12 +96,13 @@ async def account_profile_get(ctx: RequestContext) -> AccountProfileGetPayload:
 
 
 async def account_profile_update(ctx: RequestContext, input: AccountProfileUpdateInput) -> AccountProfileUpdatePayload:
-    """Change profile fields; omitted fields stay as they are, an empty string clears one."""
+    """Change profile fields; omitted fields stay as they are, an empty string clears one.
+    Friends, members of shared groups and your other devices get a UserProfileChangedEvent."""
     user = await ctx.services.accounts.update_profile(
         ctx.principal,
         ProfileChanges(
             display_name=input.display_name,
-            avatar_url=input.avatar_url,
+            avatar_file_id=input.avatar_file_id,
             bio=input.bio,
             email=input.email,
             phone=input.phone,
@@ -114,9 +115,9 @@ OPERATIONS = [
     mutation("account/user/register", account_user_register, auth=Auth.NONE),
     mutation("account/auth/login", account_auth_login, auth=Auth.NONE),
     mutation("account/auth/refresh", account_auth_refresh, auth=Auth.NONE),
-    mutation("account/auth/logout", account_auth_logout),
-    query("account/auth/login_history", account_auth_login_history),
-    query("account/user/detail", account_user_detail),
-    query("account/profile/get", account_profile_get),
-    mutation("account/profile/update", account_profile_update),
+    mutation("account/auth/logout", account_auth_logout, audience=Audience.SELF),
+    query("account/auth/login_history", account_auth_login_history, audience=Audience.SELF),
+    query("account/user/detail", account_user_detail, audience=Audience.USER),
+    query("account/profile/get", account_profile_get, audience=Audience.SELF),
+    mutation("account/profile/update", account_profile_update, audience=Audience.SELF),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.channels import (
     Channel,
     ChannelDirectGetOrCreateInput,
@@ -42,7 +42,7 @@ async def channel_direct_get_or_create(
 
 
 OPERATIONS = [
-    query("channel/list", channel_list),
-    query("channel/info", channel_info),
-    mutation("channel/direct/get_or_create", channel_direct_get_or_create),
+    query("channel/list", channel_list, audience=Audience.SELF),
+    query("channel/info", channel_info, audience=Audience.MEMBER),
+    mutation("channel/direct/get_or_create", channel_direct_get_or_create, audience=Audience.USER),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.common import Ok, parse_id
 from schema.contacts import (
     AccountUserShareCardInput,
@@ -44,7 +44,12 @@ async def contact_friend_apply(ctx: RequestContext, input: ContactFriendApplyInp
     """Ask a user to be friends. Crossing requests, or a user who accepts without approval,
     make you friends at once (outcome FRIENDS, with the direct channel)."""
     result = await ctx.services.contacts.apply(
-        ctx.principal, user_id=parse_id(input.user_id, "userId"), message=input.message, source=input.source.value
+        ctx.principal,
+        user_id=parse_id(input.user_id, "userId"),
+        message=input.message,
+        source=input.source.value,
+        qr_token=input.qr_token,
+        search_proof=input.search_proof,
     )
     return ContactFriendApplyPayload.from_result(result)
 
@@ -149,18 +154,18 @@ async def account_user_share_card(ctx: RequestContext, input: AccountUserShareCa
 
 
 OPERATIONS = [
-    mutation("contact/friend/apply", contact_friend_apply, rate_limit="30/minute"),
-    mutation("contact/friend/accept", contact_friend_accept),
-    mutation("contact/friend/reject", contact_friend_reject),
-    mutation("contact/friend/recall", contact_friend_recall),
-    mutation("contact/friend/remove", contact_friend_remove),
-    query("contact/friend/list", contact_friend_list),
-    query("contact/friend/pending", contact_friend_pending),
-    query("contact/friend/check", contact_friend_check),
-    mutation("contact/friend/set_alias", contact_friend_set_alias),
-    mutation("contact/blacklist/add", contact_blacklist_add),
-    mutation("contact/blacklist/remove", contact_blacklist_remove),
-    query("contact/blacklist/list", contact_blacklist_list),
-    query("contact/blacklist/check", contact_blacklist_check),
-    mutation("account/user/share_card", account_user_share_card, rate_limit="30/minute"),
+    mutation("contact/friend/apply", contact_friend_apply, rate_limit="30/minute", audience=Audience.USER),
+    mutation("contact/friend/accept", contact_friend_accept, audience=Audience.USER),
+    mutation("contact/friend/reject", contact_friend_reject, audience=Audience.USER),
+    mutation("contact/friend/recall", contact_friend_recall, audience=Audience.USER),
+    mutation("contact/friend/remove", contact_friend_remove, audience=Audience.USER),
+    query("contact/friend/list", contact_friend_list, audience=Audience.SELF),
+    query("contact/friend/pending", contact_friend_pending, audience=Audience.SELF),
+    query("contact/friend/check", contact_friend_check, audience=Audience.USER),
+    mutation("contact/friend/set_alias", contact_friend_set_alias, audience=Audience.USER),
+    mutation("contact/blacklist/add", contact_blacklist_add, audience=Audience.USER),
+    mutation("contact/blacklist/remove", contact_blacklist_remove, audience=Audience.USER),
+    query("contact/blacklist/list", contact_blacklist_list, audience=Audience.SELF),
+    query("contact/blacklist/check", contact_blacklist_check, audience=Audience.USER),
+    mutation("account/user/share_card", account_user_share_card, rate_limit="30/minute", audience=Audience.USER),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.accounts import (
     Device,
     DeviceKickInput,
@@ -53,10 +53,10 @@ async def device_kick_others(ctx: RequestContext) -> DeviceKickOthersPayload:
 
 
 OPERATIONS = [
-    query("device/list", device_list),
-    mutation("device/revoke", device_revoke),
-    mutation("device/revoke_all", device_revoke_all),
-    mutation("device/update_name", device_update_name),
-    mutation("device/kick", device_kick),
-    mutation("device/kick_others", device_kick_others),
+    query("device/list", device_list, audience=Audience.SELF),
+    mutation("device/revoke", device_revoke, audience=Audience.SELF),
+    mutation("device/revoke_all", device_revoke_all, audience=Audience.SELF),
+    mutation("device/update_name", device_update_name, audience=Audience.SELF),
+    mutation("device/kick", device_kick, audience=Audience.SELF),
+    mutation("device/kick_others", device_kick_others, audience=Audience.SELF),
 ]

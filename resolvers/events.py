@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from app.context import RequestContext
-from app.ops import subscription
-from schema.events import Event, EventsInput, event_object
+from app.ops import Audience, subscription
+from schema.events import Event, EventsInput
+from schema.fanout import shared_event_object
 
 
 async def events(ctx: RequestContext, input: EventsInput | None) -> AsyncIterator[Event]:
@@ -14,11 +15,11 @@ async def events(ctx: RequestContext, input: EventsInput | None) -> AsyncIterato
     with seq. A gap in pts/seq means: fetch the difference."""
     hold = input.hold_until_ready if input is not None else False
     async for message in ctx.services.hub.stream(ctx.principal, hold=hold):
-        item = event_object(message)
+        item = shared_event_object(message)  # one object per item and process, for every subscriber
         if item is not None:
             yield item
 
 
 OPERATIONS = [
-    subscription("events", events),
+    subscription("events", events, audience=Audience.SELF),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.context import RequestContext
 from app.messaging.views import message_dict
-from app.ops import mutation
+from app.ops import Audience, mutation
 from schema.common import parse_id, to_id
 from schema.forward import ForwardTargetResult, MessageForwardInput, MessageForwardPayload
 from schema.messages import Message
@@ -35,5 +35,5 @@ async def message_forward(ctx: RequestContext, input: MessageForwardInput) -> Me
 
 
 OPERATIONS = [
-    mutation("message/forward", message_forward, rate_limit="30/minute"),
+    mutation("message/forward", message_forward, rate_limit="30/minute", audience=Audience.MEMBER),
 ]

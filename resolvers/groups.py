@@ -7,7 +7,7 @@ import strawberry
 from app.context import RequestContext
 from app.groups.permissions import Role
 from app.groups.service import SettingsChanges
-from app.ops import Auth, mutation, query
+from app.ops import Audience, Auth, mutation, query
 from schema.common import Ok, parse_id, to_id
 from schema.groups import (
     AdminGroupDeleteInput,
@@ -15,6 +15,11 @@ from schema.groups import (
     AdminGroupInfoPayload,
     AdminGroupListInput,
     AdminGroupListPayload,
+    AdminGroupMemberAddInput,
+    AdminGroupMemberAddPayload,
+    AdminGroupMemberRemoveInput,
+    AdminGroupUpdateInput,
+    AdminGroupUpdatePayload,
     Group,
     GroupApprovalHandleInput,
     GroupApprovalHandlePayload,
@@ -78,7 +83,7 @@ async def group_group_create(ctx: RequestContext, input: GroupGroupCreateInput) 
         ctx.principal,
         name=input.name,
         member_ids=[parse_id(u, "memberIds") for u in input.member_ids],
-        avatar_url=input.avatar_url,
+        avatar_file_id=input.avatar_file_id,
         description=input.description,
     )
     return GroupGroupCreatePayload(
@@ -191,23 +196,30 @@ async def group_settings_get(ctx: RequestContext, input: GroupSettingsGetInput) 
     return GroupSettingsGetPayload(group=group, settings=GroupSettings.from_record(view.settings))
 
 
+def _settings_changes(
+    input: GroupSettingsUpdateInput | AdminGroupUpdateInput, *, avatar_file_id: str | None = None
+) -> SettingsChanges:
+    """The settings a member (or a server administrator) asked to change; None: unchanged."""
+    return SettingsChanges(
+        name=input.name,
+        avatar_file_id=avatar_file_id,
+        description=input.description,
+        announcement=input.announcement,
+        join_approval=input.join_approval,
+        members_may_invite=input.members_may_invite,
+        members_see_profiles=input.members_see_profiles,
+        forbid_forward=input.forbid_forward,
+        history_visible=input.history_visible,
+        max_members=input.max_members,
+    )
+
+
 async def group_settings_update(ctx: RequestContext, input: GroupSettingsUpdateInput) -> GroupSettingsUpdatePayload:
     """Change the group's name, avatar, description, announcement or switches."""
     view = await ctx.services.groups.update_settings(
         ctx.principal,
         _group_id(input.group_id),
-        SettingsChanges(
-            name=input.name,
-            avatar_url=input.avatar_url,
-            description=input.description,
-            announcement=input.announcement,
-            join_approval=input.join_approval,
-            members_may_invite=input.members_may_invite,
-            members_see_profiles=input.members_see_profiles,
-            forbid_forward=input.forbid_forward,
-            history_visible=input.history_visible,
-            max_members=input.max_members,
-        ),
+        _settings_changes(input, avatar_file_id=input.avatar_file_id),
     )
     return GroupSettingsUpdatePayload(group=Group.from_view(view))
 
@@ -286,28 +298,62 @@ async def admin_group_delete(ctx: RequestContext, input: AdminGroupDeleteInput) 
     return Ok()
 
 
+async def admin_group_update(ctx: RequestContext, input: AdminGroupUpdateInput) -> AdminGroupUpdatePayload:
+    """Change any group's settings as a server administrator (a system line says so)."""
+    view = await ctx.services.groups.admin_update(
+        _group_id(input.group_id),
+        _settings_changes(input),
+        actor_id=await ctx.services.notices.acting_user(ctx.maybe_principal),
+    )
+    return AdminGroupUpdatePayload(group=Group.from_view(view))
+
+
+async def admin_group_member_add(ctx: RequestContext, input: AdminGroupMemberAddInput) -> AdminGroupMemberAddPayload:
+    """Add users to any group as a super-owner (privacy and bans do not apply; the member limit does)."""
+    added = await ctx.services.groups.members.admin_add(
+        _group_id(input.group_id),
+        [parse_id(u, "userIds") for u in input.user_ids],
+        actor_id=await ctx.services.notices.acting_user(ctx.maybe_principal),
+    )
+    return AdminGroupMemberAddPayload(added_user_ids=[to_id(u) for u in added])
+
+
+async def admin_group_member_remove(ctx: RequestContext, input: AdminGroupMemberRemoveInput) -> Ok:
+    """Remove any member but the owner from a group, optionally banning them."""
+    await ctx.services.groups.members.admin_remove(
+        _group_id(input.group_id),
+        parse_id(input.user_id, "userId"),
+        actor_id=await ctx.services.notices.acting_user(ctx.maybe_principal),
+        ban=input.ban,
+    )
+    return Ok()
+
+
 OPERATIONS = [
-    mutation("group/group/create", group_group_create, rate_limit="30/minute"),
-    query("group/group/info", group_group_info),
-    query("group/group/list", group_group_list),
-    mutation("group/group/dismiss", group_group_dismiss),
-    mutation("group/member/add", group_member_add),
-    mutation("group/member/remove", group_member_remove),
-    query("group/member/list", group_member_list),
-    mutation("group/member/leave", group_member_leave),
-    mutation("group/member/mute", group_member_mute),
-    mutation("group/member/unmute", group_member_unmute),
-    mutation("group/role/set", group_role_set),
-    mutation("group/role/transfer_owner", group_role_transfer_owner),
-    query("group/settings/get", group_settings_get),
-    mutation("group/settings/update", group_settings_update),
-    mutation("group/settings/mute_all", group_settings_mute_all),
-    query("group/approval/list", group_approval_list),
-    mutation("group/approval/handle", group_approval_handle),
-    query("group/qrcode/get", group_qrcode_get),
-    mutation("group/qrcode/refresh", group_qrcode_refresh),
-    mutation("group/join/qrcode", group_join_qrcode, rate_limit="30/minute"),
+    mutation("group/group/create", group_group_create, rate_limit="30/minute", audience=Audience.USER),
+    query("group/group/info", group_group_info, audience=Audience.MEMBER),
+    query("group/group/list", group_group_list, audience=Audience.SELF),
+    mutation("group/group/dismiss", group_group_dismiss, audience=Audience.GROUP_OWNER),
+    mutation("group/member/add", group_member_add, audience=Audience.MEMBER),
+    mutation("group/member/remove", group_member_remove, audience=Audience.GROUP_ADMIN),
+    query("group/member/list", group_member_list, audience=Audience.MEMBER),
+    mutation("group/member/leave", group_member_leave, audience=Audience.MEMBER),
+    mutation("group/member/mute", group_member_mute, audience=Audience.GROUP_ADMIN),
+    mutation("group/member/unmute", group_member_unmute, audience=Audience.GROUP_ADMIN),
+    mutation("group/role/set", group_role_set, audience=Audience.GROUP_OWNER),
+    mutation("group/role/transfer_owner", group_role_transfer_owner, audience=Audience.GROUP_OWNER),
+    query("group/settings/get", group_settings_get, audience=Audience.MEMBER),
+    mutation("group/settings/update", group_settings_update, audience=Audience.GROUP_ADMIN),
+    mutation("group/settings/mute_all", group_settings_mute_all, audience=Audience.GROUP_ADMIN),
+    query("group/approval/list", group_approval_list, audience=Audience.GROUP_ADMIN),
+    mutation("group/approval/handle", group_approval_handle, audience=Audience.GROUP_ADMIN),
+    query("group/qrcode/get", group_qrcode_get, audience=Audience.MEMBER),
+    mutation("group/qrcode/refresh", group_qrcode_refresh, audience=Audience.GROUP_ADMIN),
+    mutation("group/join/qrcode", group_join_qrcode, rate_limit="30/minute", audience=Audience.USER),
     query("admin/group/list", admin_group_list, auth=Auth.ADMIN),
     query("admin/group/info", admin_group_info, auth=Auth.ADMIN),
     mutation("admin/group/delete", admin_group_delete, auth=Auth.ADMIN),
+    mutation("admin/group/update", admin_group_update, auth=Auth.ADMIN),
+    mutation("admin/group/member/add", admin_group_member_add, auth=Auth.ADMIN),
+    mutation("admin/group/member/remove", admin_group_member_remove, auth=Auth.ADMIN),
 ]

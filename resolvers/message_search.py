@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.context import RequestContext
 from app.messaging.views import message_dict
-from app.ops import query
+from app.ops import Audience, query
 from schema.messages import Message
 from schema.search_messages import MessageHistorySearchInput, MessageHistorySearchPayload
 
@@ -20,5 +20,5 @@ async def message_history_search(ctx: RequestContext, input: MessageHistorySearc
 
 
 OPERATIONS = [
-    query("message/history/search", message_history_search, rate_limit="120/minute"),
+    query("message/history/search", message_history_search, rate_limit="120/minute", audience=Audience.MEMBER),
 ]

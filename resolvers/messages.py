@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.context import RequestContext
 from app.messaging.service import SendRequest
 from app.messaging.views import message_dict
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.common import parse_id
 from schema.messages import (
     HistoryOrder,
@@ -25,7 +25,7 @@ async def message_send(ctx: RequestContext, input: MessageSendInput) -> MessageS
     """Send a message; answered only once it is stored. Retrying with the same
     clientMsgId returns the original message."""
     kind, content = input.content.to_domain()
-    record = await ctx.services.messaging.send(
+    sent = await ctx.services.messaging.submit(
         ctx.principal,
         SendRequest(
             channel_id=parse_id(input.channel_id, "channelId"),
@@ -38,8 +38,7 @@ async def message_send(ctx: RequestContext, input: MessageSendInput) -> MessageS
             mention_all=input.mention_all,
         ),
     )
-    replies = await ctx.services.messaging.replies_of([record])
-    return MessageSendPayload(message=Message.from_dict(message_dict(record, replies)))
+    return MessageSendPayload(message=Message.from_dict(message_dict(sent.message, sent.replies)))
 
 
 async def message_history_get(ctx: RequestContext, input: MessageHistoryGetInput) -> MessageHistoryGetPayload:
@@ -76,11 +75,11 @@ async def message_revoke(ctx: RequestContext, input: MessageRevokeInput) -> Mess
     return MessageRevokePayload(message=Message.from_dict(message_dict(record)))
 
 
-SEND = mutation("message/send", message_send)
+SEND = mutation("message/send", message_send, audience=Audience.MEMBER)
 
 OPERATIONS = [
     SEND,
-    mutation("message/revoke", message_revoke),
-    query("message/history/get", message_history_get),
-    query("message/history/around", message_history_around),
+    mutation("message/revoke", message_revoke, audience=Audience.MEMBER),
+    query("message/history/get", message_history_get, audience=Audience.MEMBER),
+    query("message/history/around", message_history_around, audience=Audience.MEMBER),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.context import RequestContext
 from app.messaging.views import message_dict
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.common import from_ms_required, parse_id, to_id
 from schema.messages import Message
 from schema.pins import MessagePinInput, MessagePinListInput, MessagePinListPayload, MessagePinPayload, PinnedMessage
@@ -38,6 +38,6 @@ async def message_pin_list(ctx: RequestContext, input: MessagePinListInput) -> M
 
 
 OPERATIONS = [
-    mutation("message/pin", message_pin),
-    query("message/pin/list", message_pin_list),
+    mutation("message/pin", message_pin, audience=Audience.MEMBER),
+    query("message/pin/list", message_pin_list, audience=Audience.MEMBER),
 ]

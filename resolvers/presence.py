@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.common import from_ms_required, parse_id
 from schema.presence import (
     PresenceBatchQueryInput,
@@ -65,10 +65,10 @@ async def presence_stats(ctx: RequestContext) -> PresenceStatsPayload:
 
 
 OPERATIONS = [
-    mutation("presence/typing", presence_typing, rate_limit=TYPING_RATE),
-    mutation("presence/subscribe", presence_subscribe, rate_limit="60/minute"),
-    mutation("presence/unsubscribe", presence_unsubscribe),
-    query("presence/query", presence_query),
-    query("presence/batch_query", presence_batch_query),
-    query("presence/stats", presence_stats),
+    mutation("presence/typing", presence_typing, rate_limit=TYPING_RATE, audience=Audience.MEMBER),
+    mutation("presence/subscribe", presence_subscribe, rate_limit="60/minute", audience=Audience.USER),
+    mutation("presence/unsubscribe", presence_unsubscribe, audience=Audience.SELF),
+    query("presence/query", presence_query, audience=Audience.USER),
+    query("presence/batch_query", presence_batch_query, audience=Audience.USER),
+    query("presence/stats", presence_stats, audience=Audience.SELF),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.privacy import (
     AccountPrivacyGetPayload,
     AccountPrivacyUpdateInput,
@@ -25,6 +25,6 @@ async def account_privacy_update(ctx: RequestContext, input: AccountPrivacyUpdat
 
 
 OPERATIONS = [
-    query("account/privacy/get", account_privacy_get),
-    mutation("account/privacy/update", account_privacy_update),
+    query("account/privacy/get", account_privacy_get, audience=Audience.SELF),
+    mutation("account/privacy/update", account_privacy_update, audience=Audience.SELF),
 ]

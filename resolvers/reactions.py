@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.common import parse_id
 from schema.reactions import (
     MessageReaction,
@@ -55,8 +55,8 @@ async def message_reaction_stats(ctx: RequestContext, input: MessageReactionStat
 
 
 OPERATIONS = [
-    mutation("message/reaction/add", message_reaction_add),
-    mutation("message/reaction/remove", message_reaction_remove),
-    query("message/reaction/list", message_reaction_list),
-    query("message/reaction/stats", message_reaction_stats),
+    mutation("message/reaction/add", message_reaction_add, audience=Audience.MEMBER),
+    mutation("message/reaction/remove", message_reaction_remove, audience=Audience.MEMBER),
+    query("message/reaction/list", message_reaction_list, audience=Audience.MEMBER),
+    query("message/reaction/stats", message_reaction_stats, audience=Audience.MEMBER),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.channels import Conversation
 from schema.common import parse_id, to_id
 from schema.receipts import (
@@ -106,12 +106,12 @@ async def channel_mute(ctx: RequestContext, input: ChannelMuteInput) -> ChannelM
 
 
 OPERATIONS = [
-    mutation("message/status/read", message_status_read),
-    mutation("message/status/read_batch", message_status_read_batch),
-    query("message/status/count", message_status_count),
-    query("message/status/read_list", message_status_read_list),
-    query("message/status/read_stats", message_status_read_stats),
-    mutation("channel/pin", channel_pin),
-    mutation("channel/hide", channel_hide),
-    mutation("channel/mute", channel_mute),
+    mutation("message/status/read", message_status_read, audience=Audience.MEMBER),
+    mutation("message/status/read_batch", message_status_read_batch, audience=Audience.MEMBER),
+    query("message/status/count", message_status_count, audience=Audience.MEMBER),
+    query("message/status/read_list", message_status_read_list, audience=Audience.MEMBER),
+    query("message/status/read_stats", message_status_read_stats, audience=Audience.MEMBER),
+    mutation("channel/pin", channel_pin, audience=Audience.MEMBER),
+    mutation("channel/hide", channel_hide, audience=Audience.MEMBER),
+    mutation("channel/mute", channel_mute, audience=Audience.MEMBER),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.context import RequestContext
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from schema.search import (
     AccountSearchByQrcodeInput,
     AccountSearchByQrcodePayload,
@@ -54,9 +54,9 @@ async def user_qrcode_resolve(ctx: RequestContext, input: UserQrcodeResolveInput
 
 
 OPERATIONS = [
-    query("account/search/query", account_search_query, rate_limit="60/minute"),
-    query("account/search/by_qrcode", account_search_by_qrcode, rate_limit="60/minute"),
-    query("user/qrcode/get", user_qrcode_get),
-    mutation("user/qrcode/refresh", user_qrcode_refresh),
-    query("user/qrcode/resolve", user_qrcode_resolve, rate_limit="60/minute"),
+    query("account/search/query", account_search_query, rate_limit="60/minute", audience=Audience.USER),
+    query("account/search/by_qrcode", account_search_by_qrcode, rate_limit="60/minute", audience=Audience.USER),
+    query("user/qrcode/get", user_qrcode_get, audience=Audience.SELF),
+    mutation("user/qrcode/refresh", user_qrcode_refresh, audience=Audience.SELF),
+    query("user/qrcode/resolve", user_qrcode_resolve, rate_limit="60/minute", audience=Audience.USER),
 ]

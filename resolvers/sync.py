@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.context import RequestContext
 from app.errors import AppError
 from app.messaging.views import event_dict
-from app.ops import mutation, query
+from app.ops import Audience, mutation, query
 from app.sync.submit import check_submit_batch
 from resolvers.messages import SEND
 from schema.common import Long, parse_id, to_id
@@ -103,10 +103,10 @@ async def sync_submit(ctx: RequestContext, input: SyncSubmitInput) -> SyncSubmit
 
 
 OPERATIONS = [
-    mutation("sync/submit", sync_submit),
-    query("sync/get_updates", sync_get_updates),
-    query("sync/get_difference", sync_get_difference),
-    query("sync/get_channel_pts", sync_get_channel_pts),
-    query("sync/batch_get_channel_pts", sync_batch_get_channel_pts),
-    mutation("sync/session_ready", sync_session_ready),
+    mutation("sync/submit", sync_submit, audience=Audience.SELF),
+    query("sync/get_updates", sync_get_updates, audience=Audience.SELF),
+    query("sync/get_difference", sync_get_difference, audience=Audience.MEMBER),
+    query("sync/get_channel_pts", sync_get_channel_pts, audience=Audience.MEMBER),
+    query("sync/batch_get_channel_pts", sync_batch_get_channel_pts, audience=Audience.SELF),
+    mutation("sync/session_ready", sync_session_ready, audience=Audience.SELF),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -10,6 +11,7 @@ from app.accounts.tables import LoginLog
 from app.accounts.tables import User as UserRecord
 from app.devices.tables import DeviceSession
 from schema.common import from_ms_required, to_id
+from schema.event_interfaces import UserUpdateEvent
 
 
 @strawberry.type(description="What other users may see of a user.")
@@ -17,7 +19,7 @@ class User:
     id: strawberry.ID
     username: str
     display_name: str
-    avatar_url: str | None
+    avatar_file_id: str | None = strawberry.field(description="the avatar's file id (download: file/get_url)")
     bio: str | None
 
     @classmethod
@@ -27,8 +29,43 @@ class User:
             id=to_id(rec.id),
             username=rec.username,
             display_name=rec.display_name,
-            avatar_url=rec.avatar_url,
+            avatar_file_id=rec.avatar_file_id,
             bio=rec.bio,
+        )
+
+
+@strawberry.type(
+    description="A user you see changed their name, photo or bio (also sent to the user's own devices): "
+    "update every place that shows them. Sent to friends and members of groups shared with the user."
+)
+class UserProfileChangedEvent(UserUpdateEvent):
+    user_id: strawberry.ID
+    display_name: str
+    avatar_file_id: str | None = strawberry.field(description="the new photo's file id (null: no photo)")
+    # Not `user`: other user updates have a non-null `user`, and one selection may not ask
+    # for both (GraphQL's field merging rule).
+    profile: User | None = strawberry.field(
+        description="the full public card (username, bio); null when you see only the name and photo "
+        "(a group that hides profiles)"
+    )
+
+    @classmethod
+    def from_update(cls, seq: int, payload: dict[str, Any]) -> UserProfileChangedEvent:
+        card = payload.get("profile")
+        return cls(
+            seq=seq,
+            user_id=to_id(int(payload["userId"])),
+            display_name=str(payload.get("displayName", "")),
+            avatar_file_id=payload.get("avatarFileId"),
+            profile=None
+            if card is None
+            else User(
+                id=to_id(int(card["id"])),
+                username=str(card.get("username", "")),
+                display_name=str(card.get("displayName", "")),
+                avatar_file_id=card.get("avatarFileId"),
+                bio=card.get("bio"),
+            ),
         )
 
 
@@ -37,7 +74,7 @@ class Profile:
     id: strawberry.ID
     username: str
     display_name: str
-    avatar_url: str | None
+    avatar_file_id: str | None = strawberry.field(description="the avatar's file id (download: file/get_url)")
     bio: str | None
     email: str | None
     phone: str | None
@@ -51,7 +88,7 @@ class Profile:
             id=to_id(rec.id),
             username=rec.username,
             display_name=rec.display_name,
-            avatar_url=rec.avatar_url,
+            avatar_file_id=rec.avatar_file_id,
             bio=rec.bio,
             email=rec.email,
             phone=rec.phone,
@@ -181,7 +218,9 @@ class AccountProfileGetPayload:
 @strawberry.input
 class AccountProfileUpdateInput:
     display_name: str | None = None
-    avatar_url: str | None = None
+    avatar_file_id: str | None = strawberry.field(
+        default=None, description="an image uploaded with purpose USER_AVATAR; an empty string removes the avatar"
+    )
     bio: str | None = None
     email: str | None = None
     phone: str | None = None

@@ -27,7 +27,7 @@ class Channel:
     kind: ChannelKind
     pts: int
     title: str | None
-    avatar_url: str | None
+    avatar_file_id: str | None
     member_count: int
     created_at: datetime
     last_event_at: datetime
@@ -39,7 +39,7 @@ class Channel:
             kind=ChannelKind(rec.kind),
             pts=rec.pts,
             title=rec.title,
-            avatar_url=rec.avatar_url,
+            avatar_file_id=rec.avatar_file_id,
             member_count=rec.member_count,
             created_at=from_ms_required(rec.created_at),
             last_event_at=from_ms_required(rec.last_event_at),

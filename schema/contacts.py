@@ -12,6 +12,7 @@ import strawberry
 from app.contacts.views import ApplyResult, BlockView, CardView, FriendView, Relation, RequestView
 from schema.accounts import User
 from schema.common import from_ms_required, to_id
+from schema.event_interfaces import UserUpdateEvent
 
 
 @strawberry.enum(description="How the requester found the user.")
@@ -71,7 +72,7 @@ def user_from_card(card: dict[str, Any]) -> User:
         id=to_id(int(card["id"])),
         username=str(card.get("username", "")),
         display_name=str(card.get("displayName", "")),
-        avatar_url=card.get("avatarUrl"),
+        avatar_file_id=card.get("avatarFileId"),
         bio=None,
     )
 
@@ -164,6 +165,13 @@ class ContactFriendApplyInput:
     user_id: strawberry.ID
     source: FriendApplySource
     message: str | None = None
+    qr_token: str | None = strawberry.field(
+        default=None, description="with source QRCODE: the scanned code (the user's current QR token) that led here"
+    )
+    search_proof: str | None = strawberry.field(
+        default=None,
+        description="with source SEARCH or PHONE: the `searchProof` of the search result that found this user",
+    )
 
 
 @strawberry.type
@@ -342,8 +350,7 @@ def _request_fields(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @strawberry.type(description="Someone asked the user to be friends.")
-class FriendRequestReceivedEvent:
-    seq: int
+class FriendRequestReceivedEvent(UserUpdateEvent):
     request_id: strawberry.ID | None
     from_user_id: strawberry.ID
     to_user_id: strawberry.ID
@@ -363,8 +370,7 @@ class FriendRequestReceivedEvent:
 
 
 @strawberry.type(description="The user's friend request was accepted (a FriendAddedEvent comes with it).")
-class FriendRequestAcceptedEvent:
-    seq: int
+class FriendRequestAcceptedEvent(UserUpdateEvent):
     request_id: strawberry.ID | None
     from_user_id: strawberry.ID
     to_user_id: strawberry.ID
@@ -382,8 +388,7 @@ class FriendRequestAcceptedEvent:
 
 
 @strawberry.type(description="The user's friend request was rejected.")
-class FriendRequestRejectedEvent:
-    seq: int
+class FriendRequestRejectedEvent(UserUpdateEvent):
     request_id: strawberry.ID | None
     from_user_id: strawberry.ID
     to_user_id: strawberry.ID
@@ -394,8 +399,7 @@ class FriendRequestRejectedEvent:
 
 
 @strawberry.type(description="A friend request to the user was withdrawn by its sender.")
-class FriendRequestRecalledEvent:
-    seq: int
+class FriendRequestRecalledEvent(UserUpdateEvent):
     request_id: strawberry.ID | None
     from_user_id: strawberry.ID
     to_user_id: strawberry.ID
@@ -406,8 +410,7 @@ class FriendRequestRecalledEvent:
 
 
 @strawberry.type(description="The user has a new friend (both sides get one).")
-class FriendAddedEvent:
-    seq: int
+class FriendAddedEvent(UserUpdateEvent):
     user_id: strawberry.ID
     user: User
     channel_id: strawberry.ID = strawberry.field(description="the direct channel with the new friend")
@@ -427,8 +430,7 @@ class FriendAddedEvent:
 
 
 @strawberry.type(description="A friendship of the user ended (both sides get one).")
-class FriendRemovedEvent:
-    seq: int
+class FriendRemovedEvent(UserUpdateEvent):
     user_id: strawberry.ID = strawberry.field(description="the former friend")
     removed_by: strawberry.ID | None = strawberry.field(description="who ended it (null: an administrator)")
 
@@ -438,8 +440,7 @@ class FriendRemovedEvent:
 
 
 @strawberry.type(description="The user renamed a friend (sent to the user's own devices).")
-class FriendAliasChangedEvent:
-    seq: int
+class FriendAliasChangedEvent(UserUpdateEvent):
     user_id: strawberry.ID
     alias: str | None
 
@@ -449,8 +450,7 @@ class FriendAliasChangedEvent:
 
 
 @strawberry.type(description="The user blocked or unblocked someone (sent to the user's own devices only).")
-class BlacklistChangedEvent:
-    seq: int
+class BlacklistChangedEvent(UserUpdateEvent):
     user_id: strawberry.ID
     blocked: bool
 
@@ -460,8 +460,7 @@ class BlacklistChangedEvent:
 
 
 @strawberry.type(description="Someone sent the user a card; apply to its user with source CARD.")
-class CardSharedEvent:
-    seq: int
+class CardSharedEvent(UserUpdateEvent):
     card_id: strawberry.ID | None
     from_user: User
     user: User = strawberry.field(description="whose card it is")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from enum import Enum
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from app.errors import AppError, ErrorCode
 
@@ -20,7 +19,7 @@ class Phase(Enum):
     EXECUTION = "execution"
 
 
-# strawberry's limiter extensions and graphql-core's parser and executor report plain
+# strawberry's token limiter and graphql-core's parser and executor report plain
 # errors; their messages (from the pinned library versions; the tests in
 # tests/integration/test_graphql_limits.py fail when one changes) are all there is to
 # recognise them by.
@@ -28,8 +27,6 @@ _LIMIT_MESSAGES = (
     re.compile(r"Document contains more than \d+ tokens"),  # MaxTokensLimiter, raised by the parser
     re.compile(r"Document is nested too deeply"),  # parser, before the interpreter's stack runs out
     re.compile(r"Selections are nested too deeply"),  # executor, likewise
-    re.compile(r"exceeds maximum operation depth of \d+"),  # QueryDepthLimiter
-    re.compile(r"^\d+ aliases found\. Allowed: \d+"),  # MaxAliasesLimiter
     re.compile(r"^Maximum introspection depth exceeded"),  # graphql-core's MaxIntrospectionDepthRule
 )
 NESTED_TOO_DEEPLY = "the document is nested too deeply"
@@ -78,26 +75,17 @@ def annotate(error: GraphQLError, phase: Phase = Phase.EXECUTION) -> GraphQLErro
     return error
 
 
-class ErrorCodes(SchemaExtension):
-    """Annotates errors as each phase ends, so the phase can decide the code (a message
-    such as "Variable '$x' is never used" is a validation error, while "Variable '$x' got
-    invalid value" is bad input): parse, then validation, then whatever execution left."""
-
-    def on_parse(self) -> Iterator[None]:
-        yield
-        _annotate_all(self.execution_context.pre_execution_errors, Phase.PARSE)
-
-    def on_validate(self) -> Iterator[None]:
-        yield
-        _annotate_all(self.execution_context.pre_execution_errors, Phase.VALIDATION)
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        ctx = self.execution_context
-        _annotate_all(ctx.pre_execution_errors, Phase.EXECUTION)
-        _annotate_all(getattr(ctx.result, "errors", None), Phase.EXECUTION)
+# graphql-core's " Did you mean 'adminUserList'?" (fields, arguments, types, enum values).
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
-def _annotate_all(errors: Iterable[GraphQLError] | None, phase: Phase) -> None:
+def annotate_all(errors: Iterable[GraphQLError] | None, phase: Phase, hide_suggestions: bool = False) -> None:
+    """Annotate errors as each phase ends, so the phase can decide the code (a message such
+    as "Variable '$x' is never used" is a validation error, while "Variable '$x' got invalid
+    value" is bad input): parse, then validation, then whatever execution left (called by
+    schema/guards.py). With `hide_suggestions` (introspection off), errors do not suggest
+    names either."""
     for error in errors or ():
         annotate(error, phase)
+        if hide_suggestions and "Did you mean" in error.message:
+            error.message = SUGGESTION.sub("", error.message)

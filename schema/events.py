@@ -9,17 +9,20 @@ from typing import Annotated, Any, Union
 import strawberry
 from strawberry.scalars import JSON
 
+from app.contacts.profiles import PROFILE_CHANGED
+from schema.accounts import UserProfileChangedEvent
 from schema.common import to_id
 from schema.contacts import CONTACT_UPDATE_KINDS, CONTACT_UPDATE_TYPES
+from schema.event_interfaces import UserUpdateEvent
 from schema.groups import GROUP_UPDATE_KINDS, GROUP_UPDATE_TYPES
 from schema.messages import CHANNEL_EVENT_TYPES, channel_event_object
 from schema.presence import PresenceEvent, TypingEvent
 from schema.privacy import PrivacyChangedEvent
+from schema.stickers import STICKER_UPDATE_KINDS, STICKER_UPDATE_TYPES
 
 
 @strawberry.type(description="One or more device sessions of the user were revoked or kicked.")
-class SessionRevokedEvent:
-    seq: int
+class SessionRevokedEvent(UserUpdateEvent):
     session_ids: list[strawberry.ID]
     device_ids: list[str]
     reason: str
@@ -35,8 +38,7 @@ class SessionRevokedEvent:
 
 
 @strawberry.type(description="The user was added to a channel (a new direct chat or group): sync it.")
-class ChannelAddedEvent:
-    seq: int
+class ChannelAddedEvent(UserUpdateEvent):
     channel_id: strawberry.ID
     kind: str
 
@@ -46,8 +48,7 @@ class ChannelAddedEvent:
 
 
 @strawberry.type(description="The caller read channels on one of its devices: update unread badges.")
-class ReadStateEvent:
-    seq: int
+class ReadStateEvent(UserUpdateEvent):
     channels: list[ReadMark]
 
     @classmethod
@@ -63,8 +64,7 @@ class ReadMark:
 
 
 @strawberry.type(description="The other user of a direct chat read up to readPts.")
-class PeerReadEvent:
-    seq: int
+class PeerReadEvent(UserUpdateEvent):
     channel_id: strawberry.ID
     user_id: strawberry.ID
     read_pts: int
@@ -76,8 +76,7 @@ class PeerReadEvent:
 
 
 @strawberry.type(description="The caller changed a conversation's pin/hide/mute on one of its devices.")
-class ConversationSettingsEvent:
-    seq: int
+class ConversationSettingsEvent(UserUpdateEvent):
     channel_id: strawberry.ID
     pinned: bool
     hidden: bool
@@ -96,8 +95,7 @@ class GroupReadEvent:
 
 
 @strawberry.type(description="A user update this client version has no dedicated type for; keeps seq gapless.")
-class OtherUserUpdate:
-    seq: int
+class OtherUserUpdate(UserUpdateEvent):
     kind: str
     payload: JSON
 
@@ -118,6 +116,8 @@ USER_UPDATE_KINDS: dict[str, UserUpdateConverter] = {
     **CONTACT_UPDATE_KINDS,
     **GROUP_UPDATE_KINDS,
     "privacy_changed": PrivacyChangedEvent.from_update,
+    **STICKER_UPDATE_KINDS,
+    PROFILE_CHANGED: UserProfileChangedEvent.from_update,
 }
 USER_UPDATE_TYPES: tuple[type, ...] = (
     SessionRevokedEvent,
@@ -129,6 +129,8 @@ USER_UPDATE_TYPES: tuple[type, ...] = (
     *CONTACT_UPDATE_TYPES,
     *GROUP_UPDATE_TYPES,
     PrivacyChangedEvent,
+    *STICKER_UPDATE_TYPES,
+    UserProfileChangedEvent,
 )
 
 UserUpdate = Annotated[Union[USER_UPDATE_TYPES], strawberry.union("UserUpdate")]  # type: ignore[valid-type]  # noqa: UP007

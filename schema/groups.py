@@ -19,6 +19,7 @@ from app.groups.views import GroupView, MemberView, QrCodeView, RequestView
 from schema.accounts import User
 from schema.common import from_ms, from_ms_required, to_id
 from schema.contacts import user_from_card
+from schema.event_interfaces import ChannelEvent, UserUpdateEvent
 
 
 @strawberry.enum
@@ -85,7 +86,7 @@ class GroupAnnouncement:
 class Group:
     id: strawberry.ID
     name: str
-    avatar_url: str | None
+    avatar_file_id: str | None
     description: str | None
     announcement: GroupAnnouncement | None
     owner_id: strawberry.ID | None
@@ -108,7 +109,7 @@ class Group:
         return cls(
             id=to_id(view.id),
             name=c.title or "",
-            avatar_url=c.avatar_url,
+            avatar_file_id=c.avatar_file_id,
             description=s.description,
             announcement=GroupAnnouncement(
                 text=s.announcement, updated_by=_optional_id(s.announcement_by), updated_at=from_ms(s.announcement_at)
@@ -132,7 +133,7 @@ class Group:
 class GroupMember:
     user_id: strawberry.ID
     display_name: str
-    avatar_url: str | None
+    avatar_file_id: str | None
     user: User | None = strawberry.field(description="the full profile; null when the group hides profiles")
     role: GroupRole
     joined_at: datetime
@@ -148,7 +149,7 @@ class GroupMember:
         return cls(
             user_id=to_id(m.user_id),
             display_name=u.display_name,
-            avatar_url=u.avatar_url,
+            avatar_file_id=u.avatar_file_id,
             user=User.from_record(u) if view.profile_visible else None,
             role=_role(m.role),
             joined_at=from_ms_required(m.joined_at),
@@ -201,9 +202,7 @@ class GroupQrCode:
 
 
 @strawberry.interface(description="A change to a group, stored in its channel with a pts.")
-class GroupEvent:
-    channel_id: strawberry.ID
-    pts: int
+class GroupEvent(ChannelEvent):
     kind: str
     actor_id: strawberry.ID | None
     at: datetime
@@ -345,8 +344,7 @@ GROUP_EVENT_TYPES: tuple[type, ...] = (
 
 
 @strawberry.type(description="You are no longer in a channel (you left, were removed, or it was dismissed).")
-class ChannelRemovedEvent:
-    seq: int
+class ChannelRemovedEvent(UserUpdateEvent):
     channel_id: strawberry.ID
     kind: str
     reason: str = strawberry.field(description="left | removed | dismissed | deleted")
@@ -364,8 +362,7 @@ class ChannelRemovedEvent:
 
 
 @strawberry.type(description="Someone asks to join a group you own or administer.")
-class GroupJoinRequestReceivedEvent:
-    seq: int
+class GroupJoinRequestReceivedEvent(UserUpdateEvent):
     group_id: strawberry.ID
     group_name: str
     user: User
@@ -387,8 +384,7 @@ class GroupJoinRequestReceivedEvent:
 
 
 @strawberry.type(description="A join request was approved or rejected (sent to the requester and the inviter).")
-class GroupJoinRequestHandledEvent:
-    seq: int
+class GroupJoinRequestHandledEvent(UserUpdateEvent):
     group_id: strawberry.ID
     group_name: str
     user_id: strawberry.ID
@@ -426,7 +422,9 @@ GROUP_UPDATE_TYPES: tuple[type, ...] = (
 class GroupGroupCreateInput:
     name: str
     member_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
-    avatar_url: str | None = None
+    avatar_file_id: str | None = strawberry.field(
+        default=None, description="an image uploaded with purpose GROUP_AVATAR; an empty string removes it"
+    )
     description: str | None = None
 
 
@@ -566,7 +564,9 @@ class GroupSettingsGetPayload:
 class GroupSettingsUpdateInput:
     group_id: strawberry.ID
     name: str | None = None
-    avatar_url: str | None = None
+    avatar_file_id: str | None = strawberry.field(
+        default=None, description="an image uploaded with purpose GROUP_AVATAR; an empty string removes it"
+    )
     description: str | None = None
     announcement: str | None = None
     join_approval: bool | None = None
@@ -684,3 +684,40 @@ class AdminGroupInfoPayload:
 @strawberry.input
 class AdminGroupDeleteInput:
     group_id: strawberry.ID
+
+
+@strawberry.input(description="Only the given fields change; an empty string clears a text field.")
+class AdminGroupUpdateInput:
+    group_id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+    announcement: str | None = None
+    join_approval: bool | None = None
+    members_may_invite: bool | None = None
+    members_see_profiles: bool | None = None
+    forbid_forward: bool | None = None
+    history_visible: bool | None = None
+    max_members: int | None = None
+
+
+@strawberry.type
+class AdminGroupUpdatePayload:
+    group: Group
+
+
+@strawberry.input
+class AdminGroupMemberAddInput:
+    group_id: strawberry.ID
+    user_ids: list[strawberry.ID]
+
+
+@strawberry.type
+class AdminGroupMemberAddPayload:
+    added_user_ids: list[strawberry.ID] = strawberry.field(description="those who were not members yet")
+
+
+@strawberry.input
+class AdminGroupMemberRemoveInput:
+    group_id: strawberry.ID
+    user_id: strawberry.ID
+    ban: bool = False

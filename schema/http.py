@@ -14,6 +14,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -23,6 +25,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from app import text
 from app.context import RequestContext
 from app.errors import ErrorCode
 from app.metrics import Metrics
@@ -34,8 +37,10 @@ from schema.http_request import (
     RequestError,
     accepts_html,
     check_json_content_type,
+    is_multipart,
     negotiate,
     params_from_body,
+    params_from_multipart,
     params_from_query_string,
     protocol_error,
 )
@@ -61,11 +66,14 @@ class GraphQLHTTP:
         metrics: Metrics,
         max_body_bytes: int,
         graphiql_page: Callable[[], str] | None,
+        max_upload_bytes: int = 0,
     ) -> None:
         self.schema = schema
         self.context = context
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # GraphQL multipart requests (file uploads): the largest body; 0 turns them off.
+        self.max_upload_bytes = max_upload_bytes
         self.graphiql_page = graphiql_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,6 +105,8 @@ class GraphQLHTTP:
             message = f"no acceptable response type; accept {MediaType.GRAPHQL_RESPONSE_JSON} or {MediaType.JSON}"
             return error_response(406, ErrorCode.PROTOCOL_ERROR, message, MediaType.JSON)
         try:
+            if request.method == "POST" and is_multipart(request.headers.get("content-type")):
+                return await self.execute_multipart(request, media_type)
             params = await self.read_params(request)
             return await self.execute(request, params, media_type)
         except RequestError as exc:
@@ -107,6 +117,29 @@ class GraphQLHTTP:
             return params_from_query_string(request.query_params)
         check_json_content_type(request.headers.get("content-type"))
         return params_from_body(await self.read_body(request))
+
+    async def execute_multipart(self, request: Request, media_type: MediaType) -> Response:
+        """The GraphQL multipart request spec: `operations` (JSON), `map` (JSON: file field ->
+        variable paths), then the files, which become the `Upload` values. The uploaded
+        parts are spooled to disk past 1 MiB and removed when the request ends."""
+        if not self.max_upload_bytes:
+            raise protocol_error("file uploads are not accepted here", 415)
+        limit = self.max_upload_bytes + self.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit():
+            raise protocol_error("a multipart request needs a Content-Length header", 411)
+        if int(declared) > limit:
+            raise RequestError(
+                413, ErrorCode.PAYLOAD_TOO_LARGE, f"the request body exceeds the limit of {limit} bytes"
+            )
+        try:
+            form_context = request.form(max_files=16, max_fields=16, max_part_size=self.max_body_bytes)
+            async with form_context as form:
+                params = params_from_multipart(form)
+                return await self.execute(request, params, media_type)
+        except (MultiPartException, HTTPException) as exc:
+            detail = exc.detail if isinstance(exc, HTTPException) else exc.message
+            raise protocol_error(f"the multipart body is malformed: {detail}") from None
 
     async def read_body(self, request: Request) -> bytes:
         limit = self.max_body_bytes
@@ -150,7 +183,7 @@ class GraphQLHTTP:
                 message = f"the document has no operation named {exc.operation_name!r}"
             error = GraphQLError(message, extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value})
             result = PreExecutionError(data=None, errors=[error])
-        return result_response(result, media_type)
+        return result_response(result, media_type, self.metrics)
 
 
 def _is_request_error(result: ExecutionResult) -> bool:
@@ -161,7 +194,7 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors or ())
 
 
-def result_response(result: ExecutionResult, media_type: MediaType) -> Response:
+def result_response(result: ExecutionResult, media_type: MediaType, metrics: Metrics | None = None) -> Response:
     errors: Sequence[GraphQLError] = [annotate(e) for e in result.errors or ()]
     body: dict[str, Any] = {}
     request_error = _is_request_error(result)
@@ -174,7 +207,36 @@ def result_response(result: ExecutionResult, media_type: MediaType) -> Response:
     # application/json keeps the legacy contract: a well-formed request gets 200 whatever
     # GraphQL made of it. application/graphql-response+json tells request errors by status.
     status = 400 if request_error and media_type is MediaType.GRAPHQL_RESPONSE_JSON else 200
-    return json_response(body, status, media_type)
+    try:
+        return json_response(body, status, media_type)
+    except UnicodeEncodeError:
+        return json_response(repaired_body(body, metrics), status, media_type)
+
+
+def repaired_body(body: dict[str, Any], metrics: Metrics | None) -> dict[str, Any]:
+    """A result holding text UTF-8 cannot carry (a lone surrogate stored before input was
+    checked): served with U+FFFD in its place, each place named by an error with its path,
+    so one bad item never fails the whole page."""
+    repaired, paths = text.repair(body)
+    log.error("GraphQL result held text that cannot be encoded, at %s; sent repaired", paths[:5])
+    if metrics is not None:
+        metrics.output_repaired.labels("graphql").inc()
+    errors = list(repaired.get("errors") or [])
+    for place in paths:
+        if not place.startswith("data."):
+            continue
+        path: list[str | int] = []
+        for part in place.removeprefix("data.").replace("[", ".[").split("."):
+            path.append(int(part[1:-1]) if part.startswith("[") else part)
+        errors.append(
+            {
+                "message": "this text could not be encoded; unencodable characters were replaced by U+FFFD",
+                "path": path,
+                "extensions": {"code": ErrorCode.INTERNAL.value},
+            }
+        )
+    repaired["errors"] = errors
+    return repaired
 
 
 def error_response(status: int, code: ErrorCode, message: str, media_type: MediaType, **headers: str) -> Response:

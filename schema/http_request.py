@@ -7,6 +7,7 @@ https://graphql.github.io/graphql-over-http/draft/ is testable without a server.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ def _accept_ranges(accept: str) -> list[_MediaRange]:
     return [r for r in (_parse_media_range(part) for part in accept.split(",") if part.strip()) if r is not None]
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few Accept headers on every request
 def negotiate(accept: str | None) -> MediaType | None:
     """The response media type for an Accept header, or None when it allows neither.
 
@@ -117,6 +119,7 @@ def negotiate(accept: str | None) -> MediaType | None:
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
+@functools.lru_cache(maxsize=256)
 def accepts_html(accept: str | None) -> bool:
     """Whether a browser is asking (GraphiQL is served to text/html, never to */*)."""
     return any(r.type == "text" and r.subtype == "html" and r.q > 0 for r in _accept_ranges(accept or ""))
@@ -203,3 +206,58 @@ def _params(payload: Mapping[str, Any]) -> GraphQLParams:
     if extensions is not None and not isinstance(extensions, dict):
         raise _param_error("extensions", "must be a JSON object or null")
     return GraphQLParams(query=query, operation_name=operation_name or None, variables=variables, extensions=extensions)
+
+
+# --- multipart (file uploads) -------------------------------------------------------------
+
+
+def is_multipart(content_type: str | None) -> bool:
+    parsed = _parse_media_range(content_type or "")
+    return parsed is not None and (parsed.type, parsed.subtype) == ("multipart", "form-data")
+
+
+def params_from_multipart(form: Mapping[str, Any]) -> GraphQLParams:
+    """https://github.com/jaydenseric/graphql-multipart-request-spec: the files of `map`
+    put into `operations` at the paths it names (`variables.input.file`)."""
+    operations_raw, map_raw = form.get("operations"), form.get("map")
+    if not isinstance(operations_raw, str) or not isinstance(map_raw, str):
+        raise protocol_error("a multipart request needs `operations` and `map` fields before the files")
+    try:
+        operations, mapping = load_json(operations_raw), load_json(map_raw)
+    except ValueError as exc:
+        raise protocol_error(f"`operations` or `map` is not valid JSON: {exc}") from None
+    if not isinstance(operations, dict):
+        raise protocol_error("`operations` must be one JSON object (batches are not supported)")
+    if not isinstance(mapping, dict):
+        raise protocol_error("`map` must be a JSON object of file field -> paths")
+    for field_name, paths in mapping.items():
+        upload = form.get(field_name)
+        if upload is None or isinstance(upload, str):
+            raise protocol_error(f"`map` names the file {field_name!r}, which the request does not hold")
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+            raise protocol_error(f"`map` of {field_name!r} must be a list of paths")
+        for path in paths:
+            _put_at(operations, path, upload)
+    return _params(operations)
+
+
+def _put_at(document: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    if parts[0] != "variables" or len(parts) < 2:
+        raise protocol_error(f"`map` path {path!r} must point into `variables`")
+    target: Any = document
+    for index, part in enumerate(parts[:-1]):
+        key: Any = int(part) if part.isdigit() and isinstance(target, list) else part
+        try:
+            target = target[key]
+        except (KeyError, IndexError, TypeError):
+            raise protocol_error(f"`map` path {path!r} does not exist in `operations`") from None
+        if target is None and index < len(parts) - 2:
+            raise protocol_error(f"`map` path {path!r} does not exist in `operations`")
+    last: Any = int(parts[-1]) if parts[-1].isdigit() and isinstance(target, list) else parts[-1]
+    try:
+        if target[last] is not None:
+            raise protocol_error(f"`map` path {path!r} must point at a null placeholder")
+        target[last] = value
+    except (KeyError, IndexError, TypeError):
+        raise protocol_error(f"`map` path {path!r} does not exist in `operations`") from None

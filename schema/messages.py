@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from app.messaging.content import MessageType as DomainMessageType
 from schema.common import Long, from_ms, from_ms_required, parse_id, to_id
+from schema.event_interfaces import ChannelEvent
 from schema.groups import GROUP_EVENT_KINDS, GROUP_EVENT_TYPES
 from schema.pins import PinEvent
 from schema.reactions import ReactionEvent
@@ -38,19 +39,24 @@ class TextContent:
     text: str
 
 
-@strawberry.type
+@strawberry.type(description="An image; width, height, thumbnail, blurhash, size and type are the server's findings.")
 class ImageContent:
     file_id: str
     width: int | None = None
     height: int | None = None
     thumbnail_file_id: str | None = None
     caption: str | None = None
+    blurhash: str | None = None
+    size: Long | None = None
+    mime_type: str | None = None
 
 
 @strawberry.type
 class AudioContent:
     file_id: str
     duration_ms: int
+    size: Long | None = None
+    mime_type: str | None = None
 
 
 @strawberry.type
@@ -60,6 +66,8 @@ class VideoContent:
     width: int | None = None
     height: int | None = None
     thumbnail_file_id: str | None = None
+    size: Long | None = None
+    mime_type: str | None = None
 
 
 @strawberry.type
@@ -87,6 +95,8 @@ class CardContent:
 class StickerContent:
     package_id: str
     sticker_id: str
+    file_id: str = strawberry.field(default="", description="the sticker's image")
+    emoji: str | None = None
 
 
 @strawberry.type
@@ -119,9 +129,14 @@ def content_object(kind: str, c: dict[str, Any]) -> Any:
             height=c.get("height"),
             thumbnail_file_id=c.get("thumbnailFileId"),
             caption=c.get("caption"),
+            blurhash=c.get("blurhash"),
+            size=c.get("size"),
+            mime_type=c.get("mimeType"),
         )
     if kind == "audio":
-        return AudioContent(file_id=c["fileId"], duration_ms=c["durationMs"])
+        return AudioContent(
+            file_id=c["fileId"], duration_ms=c["durationMs"], size=c.get("size"), mime_type=c.get("mimeType")
+        )
     if kind == "video":
         return VideoContent(
             file_id=c["fileId"],
@@ -129,6 +144,8 @@ def content_object(kind: str, c: dict[str, Any]) -> Any:
             width=c.get("width"),
             height=c.get("height"),
             thumbnail_file_id=c.get("thumbnailFileId"),
+            size=c.get("size"),
+            mime_type=c.get("mimeType"),
         )
     if kind == "file":
         return FileContent(file_id=c["fileId"], name=c["name"], size=c["size"], mime_type=c.get("mimeType"))
@@ -139,7 +156,9 @@ def content_object(kind: str, c: dict[str, Any]) -> Any:
     if kind == "card":
         return CardContent(user_id=to_id(c["userId"]))
     if kind == "sticker":
-        return StickerContent(package_id=c["packageId"], sticker_id=c["stickerId"])
+        return StickerContent(
+            package_id=c["packageId"], sticker_id=c["stickerId"], file_id=c.get("fileId", ""), emoji=c.get("emoji")
+        )
     return SystemContent(text=str(c.get("text", "")), kind=c.get("kind"))
 
 
@@ -298,25 +317,19 @@ class Message:
 
 
 @strawberry.type(description="A message was stored in a channel (pts is its place in the channel).")
-class MessageEvent:
-    channel_id: strawberry.ID
-    pts: int
+class MessageEvent(ChannelEvent):
     message: Message
 
 
 @strawberry.type(description="A message was recalled: drop its content; a system line follows.")
-class MessageRevokedEvent:
-    channel_id: strawberry.ID
-    pts: int
+class MessageRevokedEvent(ChannelEvent):
     message_id: strawberry.ID
     revoked_by: strawberry.ID
     revoked_at: datetime
 
 
 @strawberry.type(description="A channel event this client version has no dedicated type for; keeps pts gapless.")
-class OtherChannelEvent:
-    channel_id: strawberry.ID
-    pts: int
+class OtherChannelEvent(ChannelEvent):
     kind: str
     actor_id: strawberry.ID | None
     payload: JSON

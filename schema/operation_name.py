@@ -7,11 +7,9 @@ client can never run an operation it did not choose.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, ValidationRule
-from strawberry.extensions import SchemaExtension
 
 from app.errors import ErrorCode
 
@@ -29,13 +27,3 @@ class LoneOperationRule(ValidationRule):
                     extensions={"code": ErrorCode.GRAPHQL_VALIDATION_FAILED.value},
                 )
             )
-
-
-class OperationNameRequired(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        ctx = self.execution_context
-        # The name as the client sent it (`ctx.operation_name` falls back to the first one).
-        # A validation rule, so it also holds when validation results are cached.
-        if ctx._provided_operation_name is None:
-            ctx.validation_rules = (*ctx.validation_rules, LoneOperationRule)
-        yield

@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from schema.common import from_ms_required, to_id
+from schema.event_interfaces import ChannelEvent
 
 if TYPE_CHECKING:
     from schema.messages import Message
 
 
 @strawberry.type(description="A message was pinned or unpinned in a channel (a channel event with pts).")
-class PinEvent:
-    channel_id: strawberry.ID
-    pts: int
+class PinEvent(ChannelEvent):
     message_id: strawberry.ID
     pinned: bool = strawberry.field(description="false: the message was unpinned")
     actor_id: strawberry.ID = strawberry.field(description="who pinned or unpinned it")

@@ -9,6 +9,7 @@ import strawberry
 
 from app.privacy.settings import Audience, PrivacyChanges, from_row
 from app.privacy.settings import PrivacySettings as PrivacyRecord
+from schema.event_interfaces import UserUpdateEvent
 
 
 @strawberry.enum(description="Who a privacy setting admits.")
@@ -93,8 +94,7 @@ class AccountPrivacyUpdatePayload:
 
 
 @strawberry.type(description="The user changed their privacy settings (sent to the user's own devices).")
-class PrivacyChangedEvent:
-    seq: int
+class PrivacyChangedEvent(UserUpdateEvent):
     settings: PrivacySettings
 
     @classmethod

@@ -10,12 +10,11 @@ import strawberry
 from app.messaging.reactions import ReactionChange, ReactionSummary
 from app.messaging.tables import MessageReaction as ReactionRecord
 from schema.common import from_ms_required, to_id
+from schema.event_interfaces import ChannelEvent
 
 
 @strawberry.type(description="A reaction was added to or removed from a message (a channel event with pts).")
-class ReactionEvent:
-    channel_id: strawberry.ID
-    pts: int
+class ReactionEvent(ChannelEvent):
     message_id: strawberry.ID
     user_id: strawberry.ID
     emoji: str

@@ -26,11 +26,18 @@ class SearchResult:
     user: User
     is_friend: bool
     matched_by: SearchMatch
+    search_proof: str = strawberry.field(
+        description="proof that this search found this user, for this caller only: send it as `searchProof` "
+        "in `contactFriendApply` with source SEARCH (or PHONE, when matched by phone); expires after 15 minutes"
+    )
 
     @classmethod
     def from_hit(cls, hit: SearchHit) -> SearchResult:
         return cls(
-            user=User.from_record(hit.user), is_friend=hit.is_friend, matched_by=SearchMatch(hit.matched_by.value)
+            user=User.from_record(hit.user),
+            is_friend=hit.is_friend,
+            matched_by=SearchMatch(hit.matched_by.value),
+            search_proof=hit.proof,
         )
 
 

@@ -15,11 +15,13 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from app.context import RequestContext
 from app.errors import AppError, ErrorCode
+from app.faults import as_app_error
 from app.graphiql import render_graphiql
 from app.runtime import Services
 from schema.build import Api
+from schema.fanout import Encoded
 from schema.http import GraphQLHTTP
-from schema.ws import LegacyWSHandler, TransportWSHandler
+from schema.ws import ConnectionInitFailed, LegacyWSHandler, TransportWSHandler
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,18 @@ def request_context(services: Services, conn: HTTPConnection) -> RequestContext:
         token=bearer_token(conn.headers.get("authorization")),
         ip=client_ip(conn),
         user_agent=conn.headers.get("user-agent"),
+        host=_host_name(conn.headers.get("host")),
         service_key=conn.headers.get("x-service-key"),
     )
+
+
+def _host_name(host: str | None) -> str | None:
+    """`chat.example.com:9080` -> `chat.example.com` (IPv6 literals keep their brackets)."""
+    if not host:
+        return None
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0]
 
 
 def graphiql_page() -> str:
@@ -77,13 +89,20 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         )
         self.api = api
         self.services = services
+        self.fanout = api.fanout  # the WebSocket handlers find it here (schema/ws.py)
         self.http = GraphQLHTTP(
             api.schema,
             context=self._http_context,
             metrics=services.metrics,
             max_body_bytes=http.max_body_bytes,
-            graphiql_page=graphiql_page if http.graphiql else None,
+            graphiql_page=graphiql_page if http.graphiql and http.introspection else None,
+            max_upload_bytes=services.settings.file.max_graphql_upload_bytes,
         )
+
+    def encode_json(self, data: object) -> str | bytes:
+        if isinstance(data, Encoded):  # a live event's message, encoded once per process
+            return data.text
+        return super().encode_json(data)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -120,4 +139,6 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             await context.authenticate()
         except AppError as exc:
             raise ConnectionRejectionError({"code": exc.code.value, "message": exc.message}) from None
+        except Exception as exc:  # e.g. the database is down: not the client's fault
+            raise ConnectionInitFailed(as_app_error(exc, what="connection_init")) from None
         return None

@@ -26,10 +26,19 @@ served at `/graphql/schema.graphql` and printed by `privchat-server export-schem
 
 Auth: `user` needs a device session's access token (`Authorization: Bearer ...`, or the
 WebSocket `connection_init` payload `{"authorization": "Bearer ..."}`); `admin` needs an
-administrator's token or the `X-Service-Key` header; `none` is open.
+administrator's token or the `X-Service-Key` header; `none` is open. Audience: who the
+operation is for (`self`: only the caller's own records; `user`: other users as their
+privacy allows; `member`, `group_admin`, `group_owner`: of the channel or group named;
+docs/SECURITY.md), checked for every route by the authorization matrix test.
 
-| route | GraphQL | kind | auth | input fields | what |
-|---|---|---|---|---|---|
+Over WebSocket (`/graphql`, subprotocol `graphql-transport-ws` or the legacy `graphql-ws`
+of subscriptions-transport-ws) every query and mutation runs as well as the `events`
+subscription. The items of `events` (and of `syncGetDifference` / `syncGetUpdates`) carry
+their counters through two interfaces: `... on ChannelEvent { channelId pts }` and
+`... on UserUpdateEvent { seq }` (docs/SYNC.md).
+
+| route | GraphQL | kind | auth | audience | input fields | what |
+|---|---|---|---|---|---|---|
 """
 
 
@@ -48,7 +57,8 @@ def render() -> str:
             )
         what = " ".join((op.description or "").split()).replace("|", "\\|")
         kind = {Kind.QUERY: "query", Kind.MUTATION: "mutation", Kind.SUBSCRIPTION: "subscription"}[op.kind]
-        rows.append(f"| `{op.route}` | `{op.field_name}` | {kind} | {op.auth.value} | {fields} | {what} |")
+        audience = op.audience.value if op.audience is not None else "?"
+        rows.append(f"| `{op.route}` | `{op.field_name}` | {kind} | {op.auth.value} | {audience} | {fields} | {what} |")
     return HEADER + "\n".join(rows) + "\n"
 
 

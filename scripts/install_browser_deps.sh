@@ -31,6 +31,16 @@ else
   log "chromium missing and not root (or no apt-get): skipping; the GraphiQL browser test will skip"
 fi
 
+# --- a colour emoji font (reactions and the web client's screenshots) --------------------
+if fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; then
+  log "emoji font present"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-noto-color-emoji >/dev/null; } \
+    || log "WARNING: fonts-noto-color-emoji could not be installed (emoji show as boxes in screenshots)"
+fi
+
 # --- playwright-core ----------------------------------------------------------------------
 if [ -f "$PLAYWRIGHT_DIR/node_modules/playwright-core/package.json" ]; then
   log "playwright-core present in $PLAYWRIGHT_DIR"

@@ -21,6 +21,7 @@ from app.runtime import Services
 from tests.support import backends
 from tests.support.backends import DatabaseFactory, TestDatabase
 from tests.support.graphql import GraphQLClient
+from tests.support.hangs import bounded
 
 FAST_HASH = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024}
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -42,9 +43,9 @@ def db_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFac
 
 @pytest.fixture
 async def test_db(db_factory: DatabaseFactory) -> AsyncIterator[TestDatabase]:
-    db = await db_factory.new()
+    db = await bounded(db_factory.new(), "creating the test database")
     yield db
-    await db_factory.drop(db)
+    await bounded(db_factory.drop(db), "dropping the test database")
 
 
 def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
@@ -82,9 +83,9 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
     svc = runtime.build_services(settings)
-    await runtime.start(svc)
+    await bounded(runtime.start(svc), "starting the services")
     yield svc
-    await runtime.stop(svc)
+    await bounded(runtime.stop(svc), "stopping the services")
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from app.errors import bad_input
+from app.names import check_name
 
-USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{2,31}$")
+USERNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{2,31}\Z")
 RESERVED_USERNAMES = frozenset(
     {"admin", "administrator", "root", "system", "privchat", "support", "security", "official", "null"}
 )
@@ -30,9 +31,10 @@ COMMON_PASSWORDS = frozenset(
     }
 )
 MAX_PASSWORD_LENGTH = 128
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
-DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\Z")
+PHONE_RE = re.compile(r"^\+?[0-9]{5,20}\Z")
+DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}\Z")
+MAX_DEVICE_NAME_LENGTH = 128
 PLATFORMS = frozenset({"android", "ios", "web", "desktop", "macos", "windows", "linux", "harmony", "other"})
 
 
@@ -62,10 +64,7 @@ def check_password(password: str, *, username: str, min_length: int) -> str:
 
 
 def check_display_name(name: str) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= 64 or any(ord(c) < 32 for c in name):
-        raise bad_input("display name must be 1-64 printable characters", field="displayName")
-    return name
+    return check_name(name, field="displayName", max_length=64, what="display name")
 
 
 def check_email(email: str | None) -> str | None:
@@ -89,13 +88,15 @@ def check_phone(phone: str | None) -> str | None:
 def check_device(device_id: str, device_name: str, platform: str) -> tuple[str, str, str]:
     if not DEVICE_ID_RE.match(device_id):
         raise bad_input("deviceId must be 1-128 characters of letters, digits, '_.:-'", field="deviceId")
-    device_name = device_name.strip()[:128] or device_id
-    if any(ord(c) < 32 for c in device_name):
-        raise bad_input("deviceName must be printable", field="deviceName")
+    device_name = check_device_name(device_name) if device_name.strip() else device_id
     platform = platform.strip().lower()
     if platform not in PLATFORMS:
         raise bad_input(f"platform must be one of {', '.join(sorted(PLATFORMS))}", field="platform")
     return device_id, device_name, platform
+
+
+def check_device_name(name: str) -> str:
+    return check_name(name, field="deviceName", max_length=MAX_DEVICE_NAME_LENGTH, what="deviceName")
 
 
 def check_text(value: str | None, *, field: str, max_length: int) -> str | None:
@@ -103,12 +104,4 @@ def check_text(value: str | None, *, field: str, max_length: int) -> str | None:
         return None
     if len(value) > max_length:
         raise bad_input(f"{field} must be at most {max_length} characters", field=field)
-    return value
-
-
-def check_url(value: str | None, *, field: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if len(value) > 1024 or not re.match(r"^(https?://|file:|privchat-file:)\S+$", value):
-        raise bad_input(f"{field} must be an http(s) or file URL", field=field)
     return value

@@ -19,10 +19,12 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     email: str | None = Field(default=None, max_length=254, unique=True)
     phone: str | None = Field(default=None, max_length=32, unique=True)
-    avatar_url: str | None = Field(default=None, max_length=1024)
+    avatar_file_id: str | None = Field(default=None, max_length=32)
     bio: str | None = Field(default=None, max_length=500)
     is_admin: bool = False
     disabled: bool = False
+    # Set when an admin deleted the account: personal data erased, the row kept for integrity.
+    deleted_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     updated_at: int = Field(sa_column=Column(BigInteger, nullable=False))
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
+from app import paging
 from app.accounts import search as user_search
 from app.accounts.service import AccountService
 from app.accounts.tables import User
-from app.contacts import paging
 from app.contacts import store as contact_store
 from app.contacts.service import ContactService
 from app.contacts.tables import Friendship

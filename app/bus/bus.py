@@ -1,12 +1,12 @@
 """EventBus over `broadcaster`: `memory://` in one process, `redis://` across nodes.
 
-Messages are JSON objects published on topics such as ``user:42``. Every message
-that matters carries a pts or seq, so a lost message heals through sync.
+Messages are JSON objects (encoded by app/fastjson.py) published on topics such as
+``user:42``. Every message that matters carries a pts or seq, so a lost message heals
+through sync.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,13 +14,10 @@ from typing import Any
 
 from broadcaster import Broadcast
 
+from app import fastjson
 from app.bus.redis_backend import RedisPubSubBackend
 
 log = logging.getLogger(__name__)
-
-
-def user_topic(user_id: int) -> str:
-    return f"user:{user_id}"
 
 
 class Subscription:
@@ -35,7 +32,7 @@ class Subscription:
             if event is None:
                 return
             try:
-                yield json.loads(event.message)
+                yield fastjson.loads(event.message)
             except (TypeError, ValueError):
                 log.warning("dropping undecodable bus message on %s", event.channel)
 
@@ -49,6 +46,12 @@ class EventBus:
         else:
             self._broadcast = Broadcast(url)
         self._connected = False
+
+    @property
+    def redis_reachable(self) -> bool | None:
+        """None without Redis; else False while Redis is known to be unreachable."""
+        backend = self._broadcast._backend
+        return backend.connected if isinstance(backend, RedisPubSubBackend) else None
 
     @property
     def backend_name(self) -> str:
@@ -65,7 +68,7 @@ class EventBus:
             await self._broadcast.disconnect()
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
-        await self._broadcast.publish(self._prefix + topic, json.dumps(message, separators=(",", ":")))
+        await self._broadcast.publish(self._prefix + topic, fastjson.dumps(message))
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:

@@ -7,17 +7,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import paging
 from app.accounts import store as account_store
-from app.channels import cursor as cursors
-from app.channels import store
+from app.channels import log_store, store
+from app.channels.log import DirectPolicy
 from app.channels.tables import Channel, ChannelMember
-from app.context import Principal
 from app.db import Database, Transaction
 from app.db.types import now_ms
 from app.errors import bad_input, not_found
-from app.messaging import store as message_store
-from app.messaging.policy import MessagePolicy
 from app.messaging.tables import Message
+from app.principal import Principal
 from app.sync.updates import UserUpdates
 
 MAX_LIST_PAGE = 100
@@ -52,15 +51,12 @@ class PtsPage:
     sync_time: int  # pass as `changedSince` next time
 
 
-def peer_of(channel: Channel, user_id: int) -> int | None:
-    if channel.kind != "direct" or not channel.direct_key:
-        return None
-    low, high = (int(x) for x in channel.direct_key.split(":"))
-    return high if low == user_id else low
+def _pair(parts: tuple[int, ...] | None) -> tuple[int, int] | None:
+    return None if parts is None else (parts[0], parts[1])
 
 
 class ChannelService:
-    def __init__(self, *, db: Database, updates: UserUpdates, policy: MessagePolicy | None = None) -> None:
+    def __init__(self, *, db: Database, updates: UserUpdates, policy: DirectPolicy | None = None) -> None:
         self.db = db
         self.updates = updates
         self.policy = policy
@@ -101,9 +97,8 @@ class ChannelService:
     async def list_channels(self, principal: Principal, *, cursor: str | None, limit: int) -> ChannelPage:
         """Conversations: pinned first (on the first page), then by latest activity;
         hidden ones left out until a new message unhides them."""
-        if not 1 <= limit <= MAX_LIST_PAGE:
-            raise bad_input(f"limit must be 1..{MAX_LIST_PAGE}", field="limit")
-        before = cursors.decode(cursor)
+        paging.check_limit(limit, MAX_LIST_PAGE)
+        before = _pair(paging.decode_ints(cursor, 2))
         async with self.db.read() as session:
             rows: list[tuple[Channel, ChannelMember]] = []
             if before is None:
@@ -119,7 +114,7 @@ class ChannelService:
             rows += page[:limit]
             entries = await self._entries(session, principal.user_id, rows)
         last = page[:limit][-1][0] if more and page else None
-        return ChannelPage(entries, cursors.encode(last.last_message_id or 0, last.id or 0) if last else None)
+        return ChannelPage(entries, paging.encode(last.last_message_id or 0, last.id or 0) if last else None)
 
     async def info(self, principal: Principal, channel_id: int) -> ChannelEntry:
         async with self.db.read() as session:
@@ -132,15 +127,15 @@ class ChannelService:
     async def _entries(
         self, session: AsyncSession, user_id: int, rows: list[tuple[Channel, ChannelMember]]
     ) -> list[ChannelEntry]:
-        last = await message_store.messages_by_id(session, [c.last_message_id for c, _ in rows if c.last_message_id])
-        unread = await message_store.unread_counts(
+        last = await log_store.messages_by_id(session, [c.last_message_id for c, _ in rows if c.last_message_id])
+        unread = await log_store.unread_counts(
             session, user_id, [(c.id or 0, max(m.read_pts, m.visible_from_pts), c.pts) for c, m in rows]
         )
         return [
             ChannelEntry(
                 channel=c,
                 member=m,
-                peer_id=peer_of(c, user_id),
+                peer_id=store.peer_of(c, user_id),
                 last_message=last.get(c.last_message_id) if c.last_message_id else None,
                 unread=unread.get(c.id or 0, 0),
             )
@@ -150,11 +145,10 @@ class ChannelService:
     async def changed_pts(self, principal: Principal, *, changed_since: int, cursor: str | None, limit: int) -> PtsPage:
         """`sync/batch_get_channel_pts`: the pts of every channel changed since the
         client's last sync time, paged, so a first sync of thousands of channels is cheap."""
-        if not 1 <= limit <= MAX_PTS_PAGE:
-            raise bad_input(f"limit must be 1..{MAX_PTS_PAGE}", field="limit")
+        paging.check_limit(limit, MAX_PTS_PAGE)
         if changed_since < 0:
             raise bad_input("changedSince must be >= 0", field="changedSince")
-        after = cursors.decode(cursor)
+        after = _pair(paging.decode_ints(cursor, 2))
         sync_time = max(0, now_ms() - SYNC_OVERLAP_MS)
         async with self.db.read() as session:
             rows = list(
@@ -164,7 +158,7 @@ class ChannelService:
             )
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = cursors.encode(rows[-1][0].last_event_at, rows[-1][0].id or 0) if more else None
+        next_cursor = paging.encode(rows[-1][0].last_event_at, rows[-1][0].id or 0) if more else None
         return PtsPage(rows, next_cursor, sync_time)
 
     async def update_settings(

@@ -17,6 +17,14 @@ def direct_key(a: int, b: int) -> str:
     return f"{low}:{high}"
 
 
+def peer_of(channel: Channel, user_id: int) -> int | None:
+    """The other user of a direct channel, read from its key (no query)."""
+    if channel.kind != "direct" or not channel.direct_key:
+        return None
+    low, high = (int(x) for x in channel.direct_key.split(":"))
+    return high if low == user_id else low
+
+
 def memberships_of(user_id: int) -> Select[Channel, ChannelMember]:
     """Channels the user is an active member of (not deleted), each with the membership:
     the base of every "my channels" query."""
@@ -83,18 +91,6 @@ async def add_member(session: AsyncSession, member: ChannelMember) -> None:
     await session.execute(stmt)
 
 
-async def next_pts(session: AsyncSession, channel_id: int, at: int) -> int:
-    """Take the channel's next pts. The row lock this UPDATE holds until commit is what
-    makes pts gapless and totally ordered under concurrent writers, on every node."""
-    result = await session.execute(
-        update(Channel)
-        .where(col(Channel.id) == channel_id)
-        .values(pts=col(Channel.pts) + 1, last_event_at=at)
-        .returning(col(Channel.pts))
-    )
-    return int(result.scalar_one())
-
-
 async def get_member(session: AsyncSession, channel_id: int, user_id: int) -> ChannelMember | None:
     return await session.get(ChannelMember, (channel_id, user_id))
 
@@ -121,13 +117,6 @@ async def count_active_members(session: AsyncSession, channel_id: int) -> int:
         select(func.count()).where(col(ChannelMember.channel_id) == channel_id, col(ChannelMember.left_at).is_(None))
     )
     return int(result.scalar_one())
-
-
-async def memberships(session: AsyncSession, user_id: int, *, include_left: bool = False) -> Sequence[ChannelMember]:
-    stmt = select(ChannelMember).where(col(ChannelMember.user_id) == user_id)
-    if not include_left:
-        stmt = stmt.where(col(ChannelMember.left_at).is_(None))
-    return (await session.execute(stmt)).scalars().all()
 
 
 async def member_channels_page(

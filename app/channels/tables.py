@@ -20,7 +20,7 @@ class Channel(SQLModel, table=True):
     # "<smaller user id>:<larger user id>" for direct channels: one channel per pair.
     direct_key: str | None = Field(default=None, max_length=48, unique=True)
     title: str | None = Field(default=None, max_length=128)
-    avatar_url: str | None = Field(default=None, max_length=1024)
+    avatar_file_id: str | None = Field(default=None, max_length=32)
     owner_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     member_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     last_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

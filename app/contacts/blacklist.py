@@ -10,13 +10,14 @@ block is lifted; the blocker's own pending request to them is dropped silently.
 
 from __future__ import annotations
 
-from app.contacts import paging, rules, store
+from app import paging
+from app.contacts import rules, store
 from app.contacts.users import existing_user
 from app.contacts.views import BlockView, Page
-from app.context import Principal
 from app.db import Database
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode
+from app.principal import Principal
 from app.sync.updates import UserUpdates
 
 

@@ -12,7 +12,8 @@ caller's session, and is what other domains call (`services.policy`):
 - contacts and search: `check_may_apply`, `may_apply`, `may_find`, `findable`.
 
 A refusal caused by the blacklist reads exactly like one caused by privacy settings: the
-blocked user cannot tell that they were blocked.
+blocked user cannot tell that they were blocked. A friend request whose claimed source the
+server cannot vouch for reads exactly like a request to a user who does not exist.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contacts import store
 from app.contacts.rules import FriendSource
-from app.errors import AppError, ErrorCode
+from app.contacts.search_proofs import SearchProof, SearchProofs
+from app.db.types import now_ms
+from app.errors import AppError, ErrorCode, not_found
 from app.privacy import store as privacy_store
 from app.privacy.settings import Audience, FindVia, PrivacySettings
+from app.qrcodes import store as qr_store
 
 # The neutral refusals (one wording per action, whatever the reason).
 CANNOT_MESSAGE = "you cannot message this user"
@@ -52,6 +56,9 @@ class Facts:
 
 class ApplyVerdict(StrEnum):
     REFUSED = "refused"
+    # The claimed source is not a way the server knows the requester reached the target:
+    # answered like a missing user, so an unproven request learns nothing about the target.
+    UNPROVEN = "unproven"
     NEEDS_APPROVAL = "needs_approval"
     BEFRIEND = "befriend"  # the target accepts requests without approval
 
@@ -78,29 +85,67 @@ def may_find(settings: PrivacySettings, facts: Facts, via: FindVia) -> bool:
     return not facts.blocked_by_target and admits(settings.find_audience(via), facts)
 
 
-def source_admitted(settings: PrivacySettings, facts: Facts, source: FriendSource, *, has_card: bool) -> bool:
-    """A request's claimed source must be a way the target lets the actor reach them."""
+@dataclass(frozen=True, slots=True)
+class Proofs:
+    """What the server itself knows about how the actor could have found the target; a
+    request's claimed source is checked against these, never taken on the client's word."""
+
+    has_card: bool = False  # a card of the target reached the actor (from someone allowed to share it)
+    shares_group: bool = False  # both are active members of one group
+    holds_qr_token: bool = False  # the request carries the target's current, unexpired QR token
+    # The request carries a search proof admitted by `search_proof_way`: how the search found the target.
+    found_via: FindVia | None = None
+
+
+NO_PROOFS = Proofs()
+
+
+def search_proof_way(proof: SearchProof | None, *, actor_id: int, target_id: int, now: int) -> FindVia | None:
+    """The way a (signature-checked) search proof says the actor found the target, if the
+    proof is the actor's own, about this target, and unexpired (`now`: epoch seconds)."""
+    if proof is None or proof.searcher_id != actor_id or proof.target_id != target_id:
+        return None
+    return proof.via if now < proof.expires_at else None
+
+
+def source_admitted(settings: PrivacySettings, facts: Facts, source: FriendSource, proofs: Proofs = NO_PROOFS) -> bool:
+    """A request's claimed source must be a way the target lets the actor reach them, and
+    one the server can vouch for:
+
+    | source | proof                                             | the target's setting that must admit the actor |
+    |--------|---------------------------------------------------|------------------------------------------------|
+    | SEARCH | the actor's unexpired search proof for the target | find by the way the search found them           |
+    |        | (in the request)                                  | (username, phone or email), now                 |
+    | PHONE  | as SEARCH, from a search by phone number          | find by phone, now                              |
+    | QRCODE | the target's current QR token, in the request      | find by QR code                                 |
+    | GROUP  | an active group both are members of               | -                                               |
+    | CARD   | a card of the target received                     | -                                               |
+    """
     if source is FriendSource.SEARCH:
-        return any(may_find(settings, facts, via) for via in (FindVia.USERNAME, FindVia.PHONE, FindVia.EMAIL))
+        return proofs.found_via is not None and may_find(settings, facts, proofs.found_via)
     if source is FriendSource.PHONE:
-        return may_find(settings, facts, FindVia.PHONE)
+        return proofs.found_via is FindVia.PHONE and may_find(settings, facts, FindVia.PHONE)
     if source is FriendSource.QRCODE:
-        return may_find(settings, facts, FindVia.QRCODE)
+        return proofs.holds_qr_token and may_find(settings, facts, FindVia.QRCODE)
     if source is FriendSource.CARD:
-        return has_card
-    # GROUP: being in a group together is for the groups domain to vouch for.
-    return source is FriendSource.GROUP
+        return proofs.has_card
+    if source is FriendSource.GROUP:
+        return proofs.shares_group
+    return False
 
 
 def apply_verdict(
-    settings: PrivacySettings, facts: Facts, source: FriendSource | None = None, *, has_card: bool = False
+    settings: PrivacySettings, facts: Facts, source: FriendSource | None = None, proofs: Proofs = NO_PROOFS
 ) -> ApplyVerdict:
-    """What happens when the actor asks the target to be friends."""
-    if facts.same_user or facts.blocked or facts.friends:
+    """What happens when the actor asks the target to be friends. The source is checked
+    first: until it is proven, no other answer may tell the actor anything about the target."""
+    if facts.same_user or facts.friends:
+        return ApplyVerdict.REFUSED
+    if source is not None and not source_admitted(settings, facts, source, proofs):
+        return ApplyVerdict.UNPROVEN
+    if facts.blocked:
         return ApplyVerdict.REFUSED
     if not admits(settings.add_friend, facts) or settings.add_friend is Audience.FRIENDS:
-        return ApplyVerdict.REFUSED
-    if source is not None and not source_admitted(settings, facts, source, has_card=has_card):
         return ApplyVerdict.REFUSED
     return ApplyVerdict.NEEDS_APPROVAL if settings.friend_approval else ApplyVerdict.BEFRIEND
 
@@ -139,7 +184,11 @@ def needs_mutual_friend(*audiences: Audience) -> bool:
 
 class SocialPolicy:
     """The policy with its facts read in the caller's session (so a check can run inside
-    the transaction that acts on it). Stateless: one instance serves the process."""
+    the transaction that acts on it). Stateless: one instance serves the process; it holds
+    the key that checks search proofs."""
+
+    def __init__(self, *, search_proofs: SearchProofs) -> None:
+        self.search_proofs = search_proofs
 
     async def settings(self, session: AsyncSession, user_id: int) -> PrivacySettings:
         return await privacy_store.get(session, user_id)
@@ -199,26 +248,70 @@ class SocialPolicy:
     # -- friend requests ----------------------------------------------------------------
 
     async def apply_verdict(
-        self, session: AsyncSession, requester_id: int, target_id: int, source: FriendSource | None = None
+        self,
+        session: AsyncSession,
+        requester_id: int,
+        target_id: int,
+        source: FriendSource | None = None,
+        *,
+        qr_token: str | None = None,
+        search_proof: str | None = None,
     ) -> ApplyVerdict:
         settings = await self.settings(session, target_id)
         audiences = [settings.add_friend]
         if source is not None:
             audiences += [settings.find_audience(v) for v in FindVia]
         facts = await self.facts(session, requester_id, target_id, mutual=needs_mutual_friend(*audiences))
-        has_card = source is FriendSource.CARD and await store.has_card(
-            session, to_user_id=requester_id, card_user_id=target_id
-        )
-        return apply_verdict(settings, facts, source, has_card=has_card)
+        proofs = await self._proofs(session, requester_id, target_id, source, qr_token, search_proof)
+        return apply_verdict(settings, facts, source, proofs)
+
+    async def _proofs(
+        self,
+        session: AsyncSession,
+        requester_id: int,
+        target_id: int,
+        source: FriendSource | None,
+        qr_token: str | None,
+        search_proof: str | None,
+    ) -> Proofs:
+        """Only the proof the claimed source needs is read."""
+        if source is FriendSource.CARD:
+            return Proofs(has_card=await store.has_card(session, to_user_id=requester_id, card_user_id=target_id))
+        if source is FriendSource.GROUP:
+            return Proofs(shares_group=await store.share_active_group(session, requester_id, target_id))
+        if source is FriendSource.QRCODE:
+            if qr_token is None:
+                return NO_PROOFS
+            row = await qr_store.get_by_token(session, qr_token)
+            fresh = row is not None and (row.expires_at is None or row.expires_at > now_ms())
+            return Proofs(holds_qr_token=fresh and row is not None and row.user_id == target_id)
+        if source in (FriendSource.SEARCH, FriendSource.PHONE):
+            proof = self.search_proofs.read(search_proof) if search_proof else None
+            way = search_proof_way(proof, actor_id=requester_id, target_id=target_id, now=now_ms() // 1000)
+            return Proofs(found_via=way)
+        return NO_PROOFS
 
     async def may_apply(self, session: AsyncSession, requester_id: int, target_id: int) -> bool:
-        return await self.apply_verdict(session, requester_id, target_id) is not ApplyVerdict.REFUSED
+        verdict = await self.apply_verdict(session, requester_id, target_id)
+        return verdict in (ApplyVerdict.NEEDS_APPROVAL, ApplyVerdict.BEFRIEND)
 
     async def check_may_apply(
-        self, session: AsyncSession, requester_id: int, target_id: int, source: FriendSource | None = None
+        self,
+        session: AsyncSession,
+        requester_id: int,
+        target_id: int,
+        source: FriendSource | None = None,
+        *,
+        qr_token: str | None = None,
+        search_proof: str | None = None,
     ) -> ApplyVerdict:
-        """The verdict, or FORBIDDEN (one neutral wording) when the request is refused."""
-        verdict = await self.apply_verdict(session, requester_id, target_id, source)
+        """The verdict; NOT_FOUND, word for word as for a missing user, when the claimed
+        source is unproven; FORBIDDEN (one neutral wording) when the request is refused."""
+        verdict = await self.apply_verdict(
+            session, requester_id, target_id, source, qr_token=qr_token, search_proof=search_proof
+        )
+        if verdict is ApplyVerdict.UNPROVEN:
+            raise not_found("user")
         if verdict is ApplyVerdict.REFUSED:
             raise AppError(ErrorCode.FORBIDDEN, CANNOT_APPLY)
         return verdict

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from app.errors import bad_input
+from app.names import check_name
 
 MAX_MESSAGE_LENGTH = 200
 MAX_ALIAS_LENGTH = 64
@@ -62,12 +63,9 @@ def check_alias(alias: str | None) -> str | None:
     """An alias; empty or None clears it."""
     if alias is None:
         return None
-    alias = alias.strip()
-    if len(alias) > MAX_ALIAS_LENGTH:
-        raise bad_input(f"alias must be at most {MAX_ALIAS_LENGTH} characters", field="alias")
-    if not _printable(alias, allow_newlines=False):
-        raise bad_input("alias must be printable text", field="alias")
-    return alias or None
+    if not alias.strip():
+        return None
+    return check_name(alias, field="alias", max_length=MAX_ALIAS_LENGTH, what="alias")
 
 
 def check_other(actor_id: int, user_id: int, what: str) -> int:

@@ -7,15 +7,17 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app import paging
 from app.accounts import rules as account_rules
 from app.accounts import search as user_search
 from app.accounts.tables import User
-from app.contacts import paging, store
+from app.contacts import store
 from app.contacts.policy import SocialPolicy
+from app.contacts.search_proofs import SearchProofs
 from app.contacts.views import Page
-from app.context import Principal
 from app.db import Database
 from app.errors import AppError, bad_input
+from app.principal import Principal
 from app.privacy.settings import FindVia
 
 MAX_QUERY_LENGTH = 64
@@ -23,7 +25,7 @@ MAX_SEARCH_PAGE = 50
 # Candidate rows one call may look at: hidden users are skipped, so a page can need more
 # rows than it returns; past this the page comes back short, with a cursor to go on.
 SCAN_BUDGET = 500
-PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,}$")
+PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ()\-]{4,}\Z")
 
 
 class SearchMatch(StrEnum):
@@ -38,6 +40,7 @@ class SearchHit:
     user: User
     is_friend: bool
     matched_by: SearchMatch
+    proof: str  # carried to contact/friend/apply (source SEARCH) to show this search found the user
 
 
 def check_query(text: str) -> str:
@@ -67,9 +70,10 @@ def exact_key(text: str) -> tuple[FindVia, str] | None:
 
 
 class UserSearch:
-    def __init__(self, *, db: Database, policy: SocialPolicy) -> None:
+    def __init__(self, *, db: Database, policy: SocialPolicy, proofs: SearchProofs) -> None:
         self.db = db
         self.policy = policy
+        self.proofs = proofs
 
     async def query(self, principal: Principal, *, text: str, cursor: str | None, limit: int) -> Page[SearchHit]:
         paging.check_limit(limit, MAX_SEARCH_PAGE)
@@ -88,7 +92,9 @@ class UserSearch:
             if not await self.policy.may_find(session, viewer, user.id, via):
                 return []
             friend = await store.are_friends(session, viewer, user.id)
-        return [SearchHit(user, friend, SearchMatch.PHONE if via is FindVia.PHONE else SearchMatch.EMAIL)]
+        match = SearchMatch.PHONE if via is FindVia.PHONE else SearchMatch.EMAIL
+        proof = self.proofs.issue(searcher_id=viewer, target_id=user.id, via=via)
+        return [SearchHit(user, friend, match, proof)]
 
     async def _by_name(self, viewer: int, text: str, *, after_key: str | None, limit: int) -> Page[SearchHit]:
         prefix = text.lower()
@@ -111,7 +117,9 @@ class UserSearch:
                         match = (
                             SearchMatch.USERNAME if user.username_key.startswith(prefix) else SearchMatch.DISPLAY_NAME
                         )
-                        hits.append((user.username_key, SearchHit(user, user.id in friends, match)))
+                        # A display-name match is admitted by the username audience too.
+                        proof = self.proofs.issue(searcher_id=viewer, target_id=user.id, via=FindVia.USERNAME)
+                        hits.append((user.username_key, SearchHit(user, user.id in friends, match, proof)))
                 if len(batch) < size:
                     exhausted = True
                     break

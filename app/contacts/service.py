@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import paging
 from app.accounts import store as account_store
 from app.accounts.tables import User
 from app.channels.service import ChannelService
-from app.contacts import paging, rules, store
-from app.contacts.outbox import Outbox
+from app.contacts import rules, store
 from app.contacts.policy import ApplyVerdict, SocialPolicy
 from app.contacts.rules import FriendSource, RequestStatus
+from app.contacts.search_proofs import check_proof_text
 from app.contacts.tables import FriendRequest
 from app.contacts.users import active_user, existing_user
 from app.contacts.views import (
@@ -30,10 +31,12 @@ from app.contacts.views import (
     RequestView,
     user_card,
 )
-from app.context import Principal
 from app.db import Database, Transaction
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode, bad_input, not_found
+from app.principal import Principal
+from app.qrcodes.service import parse_code
+from app.sync.outbox import Outbox
 from app.sync.updates import UserUpdates
 
 
@@ -47,14 +50,24 @@ class ContactService:
     # -- friend requests ----------------------------------------------------------------
 
     async def apply(
-        self, principal: Principal, *, user_id: int, message: str | None, source: str | FriendSource
+        self,
+        principal: Principal,
+        *,
+        user_id: int,
+        message: str | None,
+        source: str | FriendSource,
+        qr_token: str | None = None,
+        search_proof: str | None = None,
     ) -> ApplyResult:
         """Ask `user_id` to be friends. Crossing requests, and targets who accept without
-        approval, make them friends at once."""
+        approval, make them friends at once. `qr_token` (source QRCODE) and `search_proof`
+        (SEARCH, PHONE) are what proves the source (app/contacts/policy.py)."""
         me = principal.user_id
         rules.check_other(me, user_id, "send a friend request to")
         checked_source = rules.check_source(source)
         text = rules.check_message(message)
+        token = parse_code(qr_token) if qr_token else None
+        proof = check_proof_text(search_proof)
         now = now_ms()
         outbox = Outbox()
         async with self.db.transaction() as tx:
@@ -87,7 +100,9 @@ class ContactService:
                 )
                 result = ApplyResult(ApplyOutcome.FRIENDS, RequestView(request, target, incoming=True), friend)
             else:
-                verdict = await self.policy.check_may_apply(s, me, user_id, checked_source)
+                verdict = await self.policy.check_may_apply(
+                    s, me, user_id, checked_source, qr_token=token, search_proof=proof
+                )
                 status = RequestStatus.PENDING if verdict is ApplyVerdict.NEEDS_APPROVAL else RequestStatus.ACCEPTED
                 assert row.id is not None
                 await store.write_request(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import CompoundSelect, and_, delete, exists, func, literal, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from app.accounts.tables import User
 from app.channels.store import direct_key
-from app.channels.tables import Channel
+from app.channels.tables import Channel, ChannelMember
 from app.contacts.rules import RequestStatus
 from app.contacts.tables import BlacklistEntry, FriendRequest, Friendship, SharedCard
 from app.db.upsert import insert_for
+from app.groups.tables import GroupSettings
 
 
 def pair_key(a: int, b: int) -> str:
@@ -366,6 +368,61 @@ async def blacklist_page(
             )
         )
     return [(e, u) for e, u in (await session.execute(stmt)).all()]
+
+
+async def share_active_group(session: AsyncSession, a: int, b: int) -> bool:
+    """Are both active members (not left) of at least one group?"""
+    mine = aliased(ChannelMember)
+    theirs = aliased(ChannelMember)
+    query = (
+        select(col(mine.channel_id))
+        .join(theirs, col(theirs.channel_id) == col(mine.channel_id))
+        .join(Channel, col(Channel.id) == col(mine.channel_id))
+        .where(
+            col(mine.user_id) == a,
+            col(theirs.user_id) == b,
+            col(mine.left_at).is_(None),
+            col(theirs.left_at).is_(None),
+            col(Channel.kind) == "group",
+            col(Channel.deleted_at).is_(None),
+        )
+        .limit(1)
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def profile_audience(session: AsyncSession, user_id: int) -> list[tuple[int, str | None, bool]]:
+    """Everyone who sees `user_id`'s profile, in one statement: each friend once as
+    (friend id, None, True), and each co-member of an active group once per shared group
+    as (member id, their role there, whether that group shows members' profiles). A user
+    may appear several times; `user_id` itself does not."""
+    mine = aliased(ChannelMember)
+    theirs = aliased(ChannelMember)
+    query: CompoundSelect[Any] = union_all(
+        select(
+            col(Friendship.friend_id).label("viewer"), null().label("role"), literal(True).label("see_profiles")
+        ).where(col(Friendship.user_id) == user_id),
+        select(
+            col(theirs.user_id).label("viewer"),
+            col(theirs.role).label("role"),
+            # A group without its settings row (never made by the groups service) has the defaults.
+            func.coalesce(col(GroupSettings.members_see_profiles), True).label("see_profiles"),
+        )
+        .select_from(mine)
+        .join(theirs, col(theirs.channel_id) == col(mine.channel_id))
+        .join(Channel, col(Channel.id) == col(mine.channel_id))
+        .outerjoin(GroupSettings, col(GroupSettings.channel_id) == col(mine.channel_id))
+        .where(
+            col(mine.user_id) == user_id,
+            col(mine.left_at).is_(None),
+            col(theirs.left_at).is_(None),
+            col(theirs.user_id) != user_id,
+            col(Channel.kind) == "group",
+            col(Channel.deleted_at).is_(None),
+        ),
+    )
+    rows: list[Any] = list((await session.execute(query)).all())
+    return [(int(v), r, bool(s)) for v, r, s in rows]
 
 
 # --- shared cards --------------------------------------------------------------------

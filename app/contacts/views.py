@@ -74,5 +74,5 @@ def user_card(user: User) -> dict[str, Any]:
         "id": user.id,
         "username": user.username,
         "displayName": user.display_name,
-        "avatarUrl": user.avatar_url,
+        "avatarFileId": user.avatar_file_id,
     }

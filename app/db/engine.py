@@ -1,4 +1,9 @@
-"""The async engine and the one way to write: `async with db.transaction() as tx`."""
+"""The async engine and the one way to write: `async with db.transaction() as tx`.
+
+On PostgreSQL the hot path (authentication, the one-statement send) also runs single
+statements on the driver directly (`fetchrow`), outside any transaction: one statement,
+one round trip, no ORM or statement-building work per call.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
+from app import fastjson
+
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 10.0  # the driver pool's graceful close, then its connections are cut
 
 AfterCommit = Callable[..., Awaitable[Any] | Any]
+# Called with the SQL of every statement sent on the driver path (tests count round trips).
+StatementHook = Callable[[str], None]
 
 
 class Transaction:
@@ -65,6 +76,65 @@ class Database:
         # SQLite allows one writer; serialising writers in-process avoids SQLITE_BUSY
         # when a deferred transaction upgrades from read to write.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._pool_size = pool_size
+        self._driver: asyncpg.Pool | None = None
+        self._driver_opening: asyncio.Lock = asyncio.Lock()
+        self.statement_hooks: list[StatementHook] = []
+        # Told of each batch of calls sent as one statement (app/db/batch.py): metrics.
+        self.batch_observer: Callable[[str, int], None] | None = None
+
+    async def start(self) -> None:
+        """Open the driver pool now (PostgreSQL), so the first request does not pay for it."""
+        if not self.is_sqlite:
+            await self._open_driver()
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        """Run one statement on the driver directly, in autocommit (PostgreSQL only): one
+        round trip. Its prepared statement is cached per connection."""
+        return await (await self._driver_for(sql)).fetchrow(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        """Like `fetchrow`, for a statement answering several rows."""
+        return list(await (await self._driver_for(sql)).fetch(sql, *args))
+
+    async def _driver_for(self, sql: str) -> asyncpg.Pool:
+        pool = self._driver or await self._open_driver()
+        for hook in self.statement_hooks:
+            hook(sql)
+        return pool
+
+    def pool_status(self) -> dict[str, int]:
+        """Connections by state, for metrics: the SQLAlchemy pool (transactions) and the
+        asyncpg pool of the hot path (PostgreSQL only)."""
+        pool: Any = self.engine.pool
+        out: dict[str, int] = {}
+        if hasattr(pool, "checkedout"):
+            out["in_use"] = int(pool.checkedout())
+            out["idle"] = int(pool.checkedin()) if hasattr(pool, "checkedin") else 0
+            out["overflow"] = max(0, int(pool.overflow())) if hasattr(pool, "overflow") else 0
+        if self._driver is not None:
+            size, idle = self._driver.get_size(), self._driver.get_idle_size()
+            out["hot_path_in_use"] = size - idle
+            out["hot_path_idle"] = idle
+        return out
+
+    async def _open_driver(self) -> asyncpg.Pool:
+        async with self._driver_opening:
+            if self._driver is None:
+                dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+                self._driver = await asyncpg.create_pool(
+                    dsn,
+                    # No floor kept: a pool that must hold one connection keeps dialling a
+                    # database that is gone (a dropped test database, a failover) in the
+                    # background; connections are made on use and then kept.
+                    min_size=0,
+                    max_size=self._pool_size,
+                    init=_driver_codecs,
+                    # Only autocommitted single statements run here: there is no session
+                    # state to reset, so don't spend a round trip on RESET ALL per release.
+                    reset=_no_reset,
+                )
+            return self._driver
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -93,7 +163,26 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        if self._driver is not None:
+            driver, self._driver = self._driver, None
+            try:
+                # Graceful close waits for every acquired connection: bounded, so a call
+                # stuck on a dead server (or a dropped database) cannot hold shutdown.
+                await asyncio.wait_for(driver.close(), CLOSE_TIMEOUT_S)
+            except (TimeoutError, OSError, asyncpg.PostgresError):
+                log.warning("closing the database driver pool timed out; connections terminated")
+                driver.terminate()
         await self.engine.dispose()
+
+
+async def _driver_codecs(conn: asyncpg.Connection) -> None:
+    # JSON columns hold what SQLAlchemy's JSON type writes (the same JSON, encoded faster).
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=fastjson.dumps_text, decoder=fastjson.loads, schema="pg_catalog")
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

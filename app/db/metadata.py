@@ -3,14 +3,17 @@
 from sqlmodel import SQLModel
 
 import app.accounts.tables
+import app.admin.tables
 import app.channels.tables
 import app.contacts.tables
 import app.devices.tables
+import app.files.tables
 import app.groups.tables
 import app.messaging.tables
 import app.presence.tables
 import app.privacy.tables
 import app.qrcodes.tables
+import app.stickers.tables
 import app.sync.tables  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -13,7 +13,16 @@ from app.db.engine import Database
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class MigrationsMissing(RuntimeError):
+    """The alembic/ directory is not next to the package (a wheel install carries no migrations)."""
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
+    if not (ROOT / "alembic" / "versions").is_dir():
+        raise MigrationsMissing(
+            f"database migrations not found in {ROOT / 'alembic'}: install PrivChat from its source tree "
+            "(pip install -e, as the Dockerfile does)"
+        )
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "alembic"))
     if connection is not None:

@@ -7,15 +7,18 @@ the revocation effective on the very next request even if that hint were lost.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.accounts.rules import check_device_name
 from app.accounts.tables import User
-from app.context import Principal
 from app.db import Database, Transaction
+from app.db.batch import Batcher
 from app.db.types import now_ms
 from app.devices import store
 from app.devices.tables import DeviceSession, RefreshToken
 from app.errors import AppError, ErrorCode, not_found
+from app.principal import Principal
 from app.security import TokenService
 from app.sync.updates import UserUpdates
 
@@ -35,6 +38,10 @@ class DeviceService:
         self.db = db
         self.updates = updates
         self.tokens = tokens
+        # Concurrent calls are authenticated together (PostgreSQL): one statement for all.
+        self._checks: Batcher[int, store.SessionCheck | None] = Batcher(
+            self._check_batch, name="session_check", observe=db.batch_observer, max_size=128, max_in_flight=2
+        )
 
     # -- issuing ------------------------------------------------------------------------
 
@@ -91,24 +98,27 @@ class DeviceService:
 
     async def authenticate(self, access_token: str) -> Principal:
         claims = self.tokens.decode_access(access_token)
-        async with self.db.read() as session:
-            found = await store.get_live_session_with_user(session, claims.session_id)
-        if found is None:
-            raise AppError(ErrorCode.UNAUTHENTICATED, "invalid access token")
-        row, user = found
-        if row.user_id != claims.user_id:
+        if self.db.is_sqlite:  # local, no round trip to save
+            row = (await self._check_batch([claims.session_id]))[0]
+        else:
+            row = await self._checks(claims.session_id)
+        if row is None or row.user_id != claims.user_id:
             raise AppError(ErrorCode.UNAUTHENTICATED, "invalid access token")
         if row.revoked_at is not None:
             raise AppError(ErrorCode.SESSION_REVOKED, f"this device session was {row.revoke_reason or 'revoked'}")
-        if user.disabled:
+        if row.disabled:
             raise AppError(ErrorCode.FORBIDDEN, "account disabled")
-        now = now_ms()
-        if now - row.last_active_at > TOUCH_INTERVAL_MS:
-            async with self.db.transaction() as tx:
-                await store.touch_session(tx.session, claims.session_id, now)
         return Principal(
-            user_id=row.user_id, session_id=claims.session_id, device_id=row.device_id, is_admin=user.is_admin
+            user_id=row.user_id, session_id=claims.session_id, device_id=row.device_id, is_admin=row.is_admin
         )
+
+    async def close(self) -> None:
+        """Let the session checks in flight finish (before the database closes)."""
+        await self._checks.close()
+
+    async def _check_batch(self, session_ids: Sequence[int]) -> list[store.SessionCheck | None]:
+        now = now_ms()
+        return await store.check_sessions(self.db, session_ids, now=now, touch_before=now - TOUCH_INTERVAL_MS)
 
     # -- refresh ------------------------------------------------------------------------
 
@@ -156,6 +166,7 @@ class DeviceService:
         return len(await self._revoke(principal.user_id, ids, reason))
 
     async def rename(self, principal: Principal, device_id: str, name: str) -> DeviceSession:
+        name = check_device_name(name)
         ids = await self._sessions_of_device(principal, device_id)
         async with self.db.transaction() as tx:
             for session_id in ids:
@@ -163,6 +174,19 @@ class DeviceService:
             row = await store.get_session(tx.session, ids[0])
         assert row is not None
         return row
+
+    async def sessions_of(self, user_id: int) -> list[DeviceSession]:
+        """A user's live device sessions, most recently active first (admin views)."""
+        async with self.db.read() as session:
+            return list(await store.live_sessions(session, user_id))
+
+    async def revoke_of_user(self, user_id: int, *, device_id: str | None, reason: str) -> int:
+        """Revoke a user's sessions (of one device, or all): their connections close at once."""
+        rows = await self.sessions_of(user_id)
+        ids = [r.id for r in rows if r.id is not None and (device_id is None or r.device_id == device_id)]
+        if device_id is not None and not ids:
+            raise not_found("device")
+        return len(await self._revoke(user_id, ids, reason))
 
     async def _sessions_of_device(self, principal: Principal, device_id: str) -> list[int]:
         async with self.db.read() as session:

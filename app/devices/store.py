@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.accounts.tables import User
+from app.db import Database
 from app.devices.tables import DeviceSession, RefreshToken
 
 
@@ -30,6 +32,67 @@ async def get_live_session_with_user(session: AsyncSession, session_id: int) -> 
     )
     row = result.first()
     return (row[0], row[1]) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCheck:
+    """What authenticating a call needs to know of its device session and user."""
+
+    user_id: int
+    device_id: str
+    revoked_at: int | None
+    revoke_reason: str | None
+    is_admin: bool
+    disabled: bool
+
+
+# The sessions of concurrent calls, read in one statement (app/db/batch.py), each with its
+# position in the batch; a session not found has no row. Sessions not touched for a while
+# get their last-activity time moved to now in the same statement.
+CHECK_SESSIONS_SQL = """
+WITH asked AS (
+    SELECT * FROM unnest($1::bigint[]) WITH ORDINALITY AS a(id, n)
+), touched AS (
+    UPDATE device_sessions SET last_active_at = $2
+    WHERE id = ANY ($1::bigint[]) AND revoked_at IS NULL AND last_active_at < $3
+    RETURNING id
+)
+SELECT asked.n, s.user_id, s.device_id, s.revoked_at, s.revoke_reason, u.is_admin, u.disabled
+FROM asked JOIN device_sessions s ON s.id = asked.id JOIN users u ON u.id = s.user_id
+"""
+
+
+async def check_sessions(
+    db: Database, session_ids: Sequence[int], *, now: int, touch_before: int
+) -> list[SessionCheck | None]:
+    """The sessions with their users, read fresh (so a revocation is effective on the very
+    next request, on every node), and their last-activity time moved to `now` where older
+    than `touch_before`. One statement, one round trip on PostgreSQL, for all of them."""
+    if not db.is_sqlite:
+        found: list[SessionCheck | None] = [None] * len(session_ids)
+        for n, *row in await db.fetch(CHECK_SESSIONS_SQL, list(session_ids), now, touch_before):
+            found[n - 1] = SessionCheck(*row)
+        return found
+    return [await _check_session_sqlite(db, i, now=now, touch_before=touch_before) for i in session_ids]
+
+
+async def _check_session_sqlite(db: Database, session_id: int, *, now: int, touch_before: int) -> SessionCheck | None:
+    async with db.read() as session:
+        found = await get_live_session_with_user(session, session_id)
+    if found is None:
+        return None
+    device, user = found
+    if device.revoked_at is None and device.last_active_at < touch_before:
+        async with db.transaction() as tx:
+            await touch_session(tx.session, session_id, now)
+    return SessionCheck(
+        user_id=device.user_id,
+        device_id=device.device_id,
+        revoked_at=device.revoked_at,
+        revoke_reason=device.revoke_reason,
+        is_admin=user.is_admin,
+        disabled=user.disabled,
+    )
 
 
 async def live_sessions(session: AsyncSession, user_id: int) -> Sequence[DeviceSession]:

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.tables import User
 from app.channels import store as channel_store
+from app.channels.log import ChannelLog
 from app.channels.tables import Channel, ChannelMember
-from app.contacts.outbox import Outbox
 from app.contacts.policy import SocialPolicy, may_add_to_group, needs_mutual_friend
 from app.contacts.views import user_card
 from app.db import Database, Transaction
@@ -23,8 +23,8 @@ from app.groups import store
 from app.groups.permissions import Action, Role, may, role_of
 from app.groups.tables import GroupJoinRequest, GroupQrCode, GroupSettings
 from app.groups.views import GroupView
-from app.messaging.service import MessagingService
 from app.privacy import store as privacy_store
+from app.sync.outbox import Outbox
 from app.sync.updates import UserUpdates
 
 
@@ -49,10 +49,10 @@ class Group:
 
 class GroupCore:
     def __init__(
-        self, *, db: Database, messaging: MessagingService, updates: UserUpdates, policy: SocialPolicy
+        self, *, db: Database, log: ChannelLog, updates: UserUpdates, policy: SocialPolicy
     ) -> None:
         self.db = db
-        self.messaging = messaging
+        self.log = log
         self.updates = updates
         self.policy = policy
 
@@ -178,7 +178,7 @@ class GroupCore:
         user's devices learn it from `channel_removed`), and nothing after it reaches them."""
         s = tx.session
         stay = [u for u in await channel_store.active_member_ids(s, group.id) if u != user_id]
-        pts = await self.messaging.append_event(
+        pts = await self.log.append_event(
             tx, channel_id=group.id, kind=kind, actor_id=actor_id, payload=payload, recipients=stay
         )
         await store.mark_left(s, group.id, [user_id], at=at, left_pts=pts)
@@ -194,7 +194,7 @@ class GroupCore:
         s = tx.session
         at = now_ms()
         members = await channel_store.active_member_ids(s, group.id)
-        pts = await self.messaging.append_event(
+        pts = await self.log.append_event(
             tx,
             channel_id=group.id,
             kind="group_dismissed",
@@ -253,13 +253,13 @@ class GroupCore:
         self, tx: Transaction, group: Group, kind: str, actor_id: int | None, payload: dict[str, Any]
     ) -> int:
         recipients = await channel_store.active_member_ids(tx.session, group.id)
-        return await self.messaging.append_event(
+        return await self.log.append_event(
             tx, channel_id=group.id, kind=kind, actor_id=actor_id, payload=payload, recipients=recipients
         )
 
     async def line(self, tx: Transaction, group: Group, actor_id: int, kind: str, text: str) -> None:
         recipients = await channel_store.active_member_ids(tx.session, group.id)
-        await self.messaging.append_system_message(
+        await self.log.append_system_message(
             tx, channel_id=group.id, actor_id=actor_id, text=text, kind=kind, recipients=recipients
         )
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import secrets
 
-from app.contacts import paging
-from app.contacts.outbox import Outbox
+from app import paging
 from app.contacts.policy import CANNOT_ADD_TO_GROUP
 from app.contacts.views import Page
-from app.context import Principal
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode, forbidden, not_found
 from app.groups import rules, store
@@ -16,6 +14,8 @@ from app.groups.core import GroupCore
 from app.groups.permissions import Action, InviteOutcome, qr_join_outcome, require
 from app.groups.tables import GroupQrCode
 from app.groups.views import GroupView, JoinOutcome, JoinResult, QrCodeView, RequestView
+from app.principal import Principal
+from app.sync.outbox import Outbox
 
 
 class GroupJoins:

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.contacts import paging
-from app.contacts.outbox import Outbox
+from app import paging
 from app.contacts.views import Page
-from app.context import Principal
+from app.db import Transaction
 from app.db.types import now_ms
 from app.errors import bad_input
 from app.groups import rules, store
-from app.groups.core import GroupCore, name_of
-from app.groups.permissions import Action, InviteOutcome, Role, invite_outcome, may, require, role_of
+from app.groups.core import Group, GroupCore, name_of
+from app.groups.permissions import Action, InviteOutcome, Role, invite_outcome, may, require, role_of, sees_profiles
 from app.groups.views import AddResult, GroupView, MemberView
+from app.principal import Principal
+from app.sync.outbox import Outbox
 
 MAX_MEMBER_PAGE = 200
 
@@ -89,22 +90,76 @@ class GroupMembers:
             target = await self.core.member(s, group, user_id)
             require(group.role, Action.REMOVE_MEMBER, role_of(target.role))
             users = await store.users_by_id(s, [me, user_id])
-            await self.core.depart(
-                tx,
-                group,
-                user_id,
-                kind="member_removed",
-                actor_id=me,
-                payload={"userId": user_id, "banned": ban},
-                line=f"{name_of(users, me)} removed {name_of(users, user_id)}",
-                reason="removed",
-                outbox=outbox,
-                at=at,
-            )
-            if ban:
-                await store.insert_ban(s, group.id, user_id, by=me, at=at)
-            await store.settle_requests(s, group.id, [user_id], status="cancelled", by=me, at=at)
+            line = f"{name_of(users, me)} removed {name_of(users, user_id)}"
+            await self._remove(tx, group, user_id, actor_id=me, ban=ban, line=line, outbox=outbox, at=at)
+
+    # -- admin/group/member/* (authorised by the registry: a server administrator) --------
+
+    async def admin_add(self, group_id: int, user_ids: Sequence[int], *, actor_id: int) -> list[int]:
+        """Add users as a super-owner: no role, privacy or ban check (a ban is lifted); the
+        member limit still holds. Returns those added (members already are left out)."""
+        ids = rules.check_user_ids(user_ids, actor_id=actor_id, allow_empty=False)
+        at = now_ms()
+        outbox = Outbox()
+        async with self.core.db.transaction() as tx:
+            s = tx.session
+            group = await self.core.lock(tx, group_id, None)
+            users = await self.core.active_users(s, ids)
+            members = await store.active_ids_among(s, group.id, ids)
+            targets = [u for u in ids if u not in members]
+            if targets:
+                await store.delete_bans(s, group.id, targets)
+                line = "An administrator added " + rules.join_names([users[u].display_name for u in targets])
+                await self.core.admit(
+                    tx, group, targets, actor_id=actor_id, inviter_id=None, via="admin", line=line, outbox=outbox, at=at
+                )
             await outbox.flush(self.core.updates, tx)
+        return targets
+
+    async def admin_remove(self, group_id: int, user_id: int, *, actor_id: int, ban: bool) -> None:
+        """Remove any member but the owner (who hands the group over or dismisses it)."""
+        at = now_ms()
+        outbox = Outbox()
+        async with self.core.db.transaction() as tx:
+            s = tx.session
+            group = await self.core.lock(tx, group_id, None)
+            target = await self.core.member(s, group, user_id)
+            if role_of(target.role) is Role.OWNER:
+                raise bad_input("the owner cannot be removed: delete the group instead", field="userId")
+            users = await store.users_by_id(s, [user_id])
+            line = f"An administrator removed {name_of(users, user_id)}"
+            await self._remove(tx, group, user_id, actor_id=actor_id, ban=ban, line=line, outbox=outbox, at=at)
+
+    async def _remove(
+        self,
+        tx: Transaction,
+        group: Group,
+        user_id: int,
+        *,
+        actor_id: int,
+        ban: bool,
+        line: str,
+        outbox: Outbox,
+        at: int,
+    ) -> None:
+        """The member leaves with a system line; a ban keeps them out; their pending requests end."""
+        s = tx.session
+        await self.core.depart(
+            tx,
+            group,
+            user_id,
+            kind="member_removed",
+            actor_id=actor_id,
+            payload={"userId": user_id, "banned": ban},
+            line=line,
+            reason="removed",
+            outbox=outbox,
+            at=at,
+        )
+        if ban:
+            await store.insert_ban(s, group.id, user_id, by=actor_id, at=at)
+        await store.settle_requests(s, group.id, [user_id], status="cancelled", by=actor_id, at=at)
+        await outbox.flush(self.core.updates, tx)
 
     async def leave(self, principal: Principal, group_id: int) -> None:
         """Leave a group (the owner transfers ownership or dismisses it instead)."""
@@ -142,7 +197,7 @@ class GroupMembers:
             rows = list(
                 await store.members_page(s, group.id, after=(after[0], after[1]) if after else None, limit=limit + 1)
             )
-        profiles = group.settings.members_see_profiles or may(group.role, Action.SEE_PROFILES)
+        profiles = sees_profiles(group.role, members_see_profiles=group.settings.members_see_profiles)
         items = [MemberView(m, u, profiles or m.user_id == principal.user_id, now) for m, u in rows[:limit]]
         last = items[-1].member if len(rows) > limit and items else None
         return Page(items, paging.encode(last.joined_at, last.user_id) if last else None)

@@ -30,6 +30,9 @@ class Action(StrEnum):
     DISMISS = "dismiss"
     MANAGE_QRCODE = "manage_qrcode"
     REVOKE_OTHERS = "revoke_others"  # recall other members' messages at any time
+    MENTION_ALL = "mention_all"  # @everyone
+    PIN = "pin"  # pin and unpin messages
+    SEE_READ_RECEIPTS = "see_read_receipts"  # who read other members' messages
     SEE_PROFILES = "see_profiles"  # members' full profiles even when the group hides them
     LEAVE = "leave"  # the owner transfers ownership or dismisses the group instead
 
@@ -53,6 +56,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.DISMISS: _OWNER,
     Action.MANAGE_QRCODE: _STAFF,
     Action.REVOKE_OTHERS: _STAFF,
+    Action.MENTION_ALL: _STAFF,
+    Action.PIN: _STAFF,
+    Action.SEE_READ_RECEIPTS: _STAFF,
     Action.SEE_PROFILES: _STAFF,
     Action.LEAVE: frozenset({Role.ADMIN, Role.MEMBER}),
 }
@@ -76,8 +82,16 @@ REFUSALS: dict[Action, str] = {
     Action.DISMISS: "only the owner can dismiss the group",
     Action.MANAGE_QRCODE: "only the owner and admins can manage the group's QR code",
     Action.REVOKE_OTHERS: "only the owner and admins can recall others' messages",
+    Action.MENTION_ALL: "only group owners and admins can mention everyone",
+    Action.PIN: "only the group's owner and admins can pin messages",
+    Action.SEE_READ_RECEIPTS: "only the sender (or a group admin) sees who read a message",
     Action.LEAVE: "the owner must transfer ownership or dismiss the group instead of leaving",
 }
+
+
+def roles_that_may(action: Action) -> frozenset[str]:
+    """The stored role names allowed `action` (for checks that run inside SQL)."""
+    return frozenset(role.value for role in PERMISSIONS[action])
 
 
 def role_of(value: str) -> Role:
@@ -89,6 +103,13 @@ def role_of(value: str) -> Role:
 
 def may(role: Role, action: Action) -> bool:
     return role in PERMISSIONS[action]
+
+
+def sees_profiles(role: Role, *, members_see_profiles: bool) -> bool:
+    """Does a member see the others' full profiles, or only their names and avatars (a
+    group that hides profiles shows them to its staff only)? The member list and the
+    profile-change updates both ask this."""
+    return members_see_profiles or may(role, Action.SEE_PROFILES)
 
 
 def outranks(actor: Role, target: Role) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from app import names
 from app.errors import bad_input
 
 # The most members any group may have: the owner may raise a group's limit (500 by
@@ -25,7 +26,7 @@ DEFAULT_QR_TTL_SECONDS = 7 * 24 * 3600
 MIN_QR_TTL_SECONDS = 60
 MAX_QR_TTL_SECONDS = 365 * 24 * 3600
 QR_PREFIX = "privchat://group/"
-QR_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+QR_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 
 
 def _printable(text: str) -> bool:
@@ -33,10 +34,7 @@ def _printable(text: str) -> bool:
 
 
 def check_name(name: str) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_NAME_LENGTH or not _printable(name) or "\n" in name:
-        raise bad_input(f"name must be 1-{MAX_NAME_LENGTH} printable characters", field="name")
-    return name
+    return names.check_name(name, field="name", max_length=MAX_NAME_LENGTH)
 
 
 def check_description(text: str | None) -> str | None:

@@ -19,25 +19,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from app.accounts.rules import check_url
+from app import paging
 from app.accounts.tables import User
+from app.channels.log import ChannelLog
 from app.channels.tables import Channel
-from app.contacts import paging
-from app.contacts.outbox import Outbox
 from app.contacts.policy import SocialPolicy
 from app.contacts.views import Page
-from app.context import Principal
-from app.db import Database
+from app.db import Database, Transaction
 from app.db.types import now_ms
 from app.errors import bad_input, not_found
+from app.files.avatars import Avatars
 from app.groups import rules, store
-from app.groups.core import GroupCore, group_full, name_of
+from app.groups.core import Group, GroupCore, group_full, name_of
 from app.groups.joining import GroupJoins
 from app.groups.members import GroupMembers
 from app.groups.permissions import Action, Role, require
 from app.groups.tables import DEFAULT_MAX_MEMBERS, GroupSettings
 from app.groups.views import AddResult, GroupView
-from app.messaging.service import MessagingService
+from app.principal import Principal
+from app.sync.outbox import Outbox
 from app.sync.updates import UserUpdates
 
 MAX_ADMIN_QUERY = 64
@@ -48,7 +48,7 @@ class SettingsChanges:
     """A partial update: None leaves a field as it is; "" clears a text field."""
 
     name: str | None = None
-    avatar_url: str | None = None
+    avatar_file_id: str | None = None  # "" removes the photo
     description: str | None = None
     announcement: str | None = None
     join_approval: bool | None = None
@@ -63,7 +63,7 @@ class SettingsChanges:
 
 
 # Settings kept on the group's channel row (the rest are in group_settings).
-CHANNEL_COLUMNS = {"name": "title", "avatar_url": "avatar_url"}
+CHANNEL_COLUMNS = {"name": "title", "avatar_file_id": "avatar_file_id"}
 # Switches whose change gets a system line, as (line when on, line when off).
 SWITCH_LINES: dict[str, tuple[str, str]] = {
     "join_approval": ("turned on join approval", "turned off join approval"),
@@ -77,9 +77,16 @@ SWITCH_LINES: dict[str, tuple[str, str]] = {
 
 class GroupService:
     def __init__(
-        self, *, db: Database, messaging: MessagingService, updates: UserUpdates, policy: SocialPolicy
+        self,
+        *,
+        db: Database,
+        log: ChannelLog,
+        updates: UserUpdates,
+        policy: SocialPolicy,
+        avatars: Avatars | None = None,
     ) -> None:
-        self.core = GroupCore(db=db, messaging=messaging, updates=updates, policy=policy)
+        self.avatars = avatars or Avatars()
+        self.core = GroupCore(db=db, log=log, updates=updates, policy=policy)
         self.members = GroupMembers(self.core)
         self.joins = GroupJoins(self.core)
 
@@ -91,7 +98,7 @@ class GroupService:
         *,
         name: str,
         member_ids: Sequence[int],
-        avatar_url: str | None = None,
+        avatar_file_id: str | None = None,
         description: str | None = None,
     ) -> AddResult:
         """A new group owned by the caller, with those of `member_ids` whose privacy lets the
@@ -99,20 +106,25 @@ class GroupService:
         me = principal.user_id
         name = rules.check_name(name)
         ids = rules.check_user_ids(member_ids, actor_id=me, field="memberIds", allow_empty=True)
-        avatar = check_url(avatar_url, field="avatarUrl")
+        avatar = avatar_file_id.strip() or None if avatar_file_id is not None else None
         text = rules.check_description(description)
         at = now_ms()
         outbox = Outbox()
         async with self.core.db.transaction() as tx:
             s = tx.session
             users = await self.core.active_users(s, [me, *ids])
+            if avatar is not None:
+                await self.avatars.check(s, owner_id=me, file_id=avatar, purpose="group_avatar")
             allowed = await self.core.addable(s, me, ids)
             added = [u for u in ids if u in allowed]
             if 1 + len(added) > DEFAULT_MAX_MEMBERS:
                 raise group_full(DEFAULT_MAX_MEMBERS)
-            channel = Channel(kind="group", title=name, avatar_url=avatar, owner_id=me, created_at=at, last_event_at=at)
+            channel = Channel(
+                kind="group", title=name, avatar_file_id=avatar, owner_id=me, created_at=at, last_event_at=at
+            )
             await store.insert_group(s, channel)
             assert channel.id is not None
+            await self.avatars.replace(s, kind="group_avatar", target_id=channel.id, old=None, new=avatar)
             await store.insert_settings(s, GroupSettings(channel_id=channel.id, description=text, updated_at=at))
             group = await self.core.lock(tx, channel.id, None)
             await self.core.seat(s, group, [me], role=Role.OWNER, inviter_id=None, at=at)
@@ -165,38 +177,53 @@ class GroupService:
         me = principal.user_id
         at = now_ms()
         async with self.core.db.transaction() as tx:
-            s = tx.session
             group = await self.core.lock(tx, group_id, me)
             require(group.role, Action.EDIT_SETTINGS)
             if "max_members" in values:
                 require(group.role, Action.SET_MEMBER_LIMIT)
                 rules.check_max_members(values["max_members"], member_count=group.channel.member_count)
-            current = {
-                **{k: getattr(group.channel, column) for k, column in CHANNEL_COLUMNS.items()},
-                **{k: getattr(group.settings, k) for k in values if k not in CHANNEL_COLUMNS},
-            }
-            changed = {k: v for k, v in values.items() if current[k] != v}
-            new_announcement = "announcement" in changed
-            announcement = changed.pop("announcement", None)
-            channel_values = {column: changed[k] for k, column in CHANNEL_COLUMNS.items() if k in changed}
-            settings_values = {k: v for k, v in changed.items() if k not in CHANNEL_COLUMNS}
-            if new_announcement:
-                settings_values.update(announcement=announcement, announcement_by=me, announcement_at=at)
-            if not channel_values and not settings_values:
-                return await self.core.view(s, group.id, me)
-            await store.update_group(s, group.id, channel_values)
-            await store.update_settings(s, group.id, {**settings_values, "updated_at": at})
-            actor = name_of(await store.users_by_id(s, [me]), me)
-            if changed:
-                payload = {"changes": {_camel(k): v for k, v in changed.items()}}
-                await self.core.event(tx, group, "group_settings_changed", me, payload)
-                for line in _setting_lines(actor, changed):
-                    await self.core.line(tx, group, me, "group_settings_changed", line)
-            if new_announcement:
-                await self.core.event(tx, group, "announcement_changed", me, {"text": announcement})
-                verb = "updated" if announcement else "removed"
-                await self.core.line(tx, group, me, "announcement_changed", f"{actor} {verb} the group announcement")
+            return await self._apply(tx, group, me, values, at=at, actor=None)
+
+    async def _apply(
+        self, tx: Transaction, group: Group, me: int, values: dict[str, Any], *, at: int, actor: str | None
+    ) -> GroupView:
+        """Store the changed settings of a locked group: events and system lines by `me`
+        (named `actor` in the lines when given)."""
+        s = tx.session
+        current = {
+            **{k: getattr(group.channel, column) for k, column in CHANNEL_COLUMNS.items()},
+            **{k: getattr(group.settings, k) for k in values if k not in CHANNEL_COLUMNS},
+        }
+        changed = {k: v for k, v in values.items() if current[k] != v}
+        if "avatar_file_id" in changed:
+            new_avatar = changed["avatar_file_id"]
+            if new_avatar is not None:
+                await self.avatars.check(s, owner_id=me, file_id=new_avatar, purpose="group_avatar")
+            await self.avatars.replace(
+                s, kind="group_avatar", target_id=group.id, old=current["avatar_file_id"], new=new_avatar
+            )
+        new_announcement = "announcement" in changed
+        announcement = changed.pop("announcement", None)
+        channel_values = {column: changed[k] for k, column in CHANNEL_COLUMNS.items() if k in changed}
+        settings_values = {k: v for k, v in changed.items() if k not in CHANNEL_COLUMNS}
+        if new_announcement:
+            settings_values.update(announcement=announcement, announcement_by=me, announcement_at=at)
+        if not channel_values and not settings_values:
             return await self.core.view(s, group.id, me)
+        await store.update_group(s, group.id, channel_values)
+        await store.update_settings(s, group.id, {**settings_values, "updated_at": at})
+        if actor is None:
+            actor = name_of(await store.users_by_id(s, [me]), me)
+        if changed:
+            payload = {"changes": {_camel(k): v for k, v in changed.items()}}
+            await self.core.event(tx, group, "group_settings_changed", me, payload)
+            for line in _setting_lines(actor, changed):
+                await self.core.line(tx, group, me, "group_settings_changed", line)
+        if new_announcement:
+            await self.core.event(tx, group, "announcement_changed", me, {"text": announcement})
+            verb = "updated" if announcement else "removed"
+            await self.core.line(tx, group, me, "announcement_changed", f"{actor} {verb} the group announcement")
+        return await self.core.view(s, group.id, me)
 
     async def set_mute_all(self, principal: Principal, group_id: int, *, enabled: bool) -> GroupView:
         """Mute the whole group: only the owner and admins may send while it is on."""
@@ -252,6 +279,21 @@ class GroupService:
             owners = await store.users_by_id(s, [channel.owner_id] if channel.owner_id is not None else [])
         return GroupView(channel, settings, None, now_ms()), owners.get(channel.owner_id or 0)
 
+    async def admin_update(self, group_id: int, changes: SettingsChanges, *, actor_id: int) -> GroupView:
+        """Change a group's settings as a server administrator (any setting but the avatar,
+        which must be a file of the one who sets it)."""
+        given = changes.given()
+        if not given:
+            raise bad_input("nothing to update: give at least one setting")
+        if "avatar_file_id" in given:
+            raise bad_input("an administrator cannot set a group avatar", field="avatarFileId")
+        values = _checked(given)
+        async with self.core.db.transaction() as tx:
+            group = await self.core.lock(tx, group_id, None)
+            if "max_members" in values:
+                rules.check_max_members(values["max_members"], member_count=group.channel.member_count)
+            return await self._apply(tx, group, actor_id, values, at=now_ms(), actor="An administrator")
+
     async def admin_delete(self, group_id: int) -> None:
         """Delete a group as a server administrator: like a dismissal, without an actor."""
         async with self.core.db.transaction() as tx:
@@ -269,8 +311,8 @@ def _checked(given: dict[str, Any]) -> dict[str, Any]:
     out = dict(given)
     if "name" in out:
         out["name"] = rules.check_name(out["name"])
-    if "avatar_url" in out:
-        out["avatar_url"] = check_url(out["avatar_url"], field="avatarUrl")
+    if "avatar_file_id" in out:
+        out["avatar_file_id"] = out["avatar_file_id"].strip() or None
     if "description" in out:
         out["description"] = rules.check_description(out["description"])
     if "announcement" in out:
@@ -282,7 +324,7 @@ def _setting_lines(actor: str, changed: dict[str, Any]) -> list[str]:
     lines = []
     if "name" in changed:
         lines.append(f"{actor} renamed the group to “{changed['name']}”")
-    if "avatar_url" in changed:
+    if "avatar_file_id" in changed:
         lines.append(f"{actor} changed the group photo")
     for name, (on, off) in SWITCH_LINES.items():
         if name in changed:

@@ -24,8 +24,8 @@ class MessageType(StrEnum):
 
 
 SENDABLE = frozenset(MessageType) - {MessageType.SYSTEM}
-FILE_ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}$")
-MIME_RE = re.compile(r"^[a-z0-9!#$&^_.+\-]{1,64}/[a-z0-9!#$&^_.+\-]{1,96}$")
+FILE_ID_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,128}\Z")
+MIME_RE = re.compile(r"^[a-z0-9!#$&^_.+\-]{1,64}/[a-z0-9!#$&^_.+\-]{1,96}\Z")
 MAX_META_BYTES = 4096
 MAX_DURATION_MS = 24 * 3600 * 1000
 MAX_DIMENSION = 100_000

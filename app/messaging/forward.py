@@ -12,7 +12,7 @@ Rules, in order:
   that allows forwarding (a group's `forbid_forward`). Otherwise the whole request
   fails before anything is stored; unknown and foreign messages alike are NOT_FOUND;
 - each target is checked exactly like a send (membership, mutes, the direct-chat
-  policy: `MessagingService._check_may_send`) and written in its own transaction: a
+  policy: `ChannelLog.check_may_send`) and written in its own transaction: a
   target gets all the copies, contiguous in pts, or none. One target failing does not
   stop the others; the answer has one result per target, with the error code of a
   refused one.
@@ -29,22 +29,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from app.channels import log_store
 from app.channels import store as channel_store
+from app.channels.log import ChannelLog, MessageDraft
 from app.channels.tables import Channel
-from app.context import Principal
 from app.db import Database, Transaction
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode, bad_input
 from app.messaging import store
 from app.messaging.content import MessageType
-from app.messaging.message_access import visible_from_pts
-from app.messaging.service import CLIENT_MSG_ID_RE, MessagingService
+from app.messaging.policy import CardRecorder
+from app.messaging.service import CLIENT_MSG_ID_RE
 from app.messaging.tables import Message
+from app.messaging.views import AnyMessage
+from app.metrics import Metrics
+from app.principal import Principal
 
 MAX_FORWARD_MESSAGES = 50
 MAX_FORWARD_TARGETS = 20
@@ -53,7 +55,7 @@ MAX_FORWARD_TARGETS = 20
 @dataclass(frozen=True, slots=True)
 class ForwardResult:
     channel_id: int
-    messages: list[Message]  # the copies, in the order of their sources; empty when refused
+    messages: list[AnyMessage]  # the copies, in the order of their sources; empty when refused
     error: AppError | None = None
 
 
@@ -78,11 +80,19 @@ def origin_of(source: Message) -> int:
 
 class ForwardService:
     def __init__(
-        self, *, db: Database, messaging: MessagingService, source_rules: ForwardSourceRules | None = None
+        self,
+        *,
+        db: Database,
+        log: ChannelLog,
+        metrics: Metrics,
+        source_rules: ForwardSourceRules | None = None,
+        cards: CardRecorder | None = None,
     ) -> None:
         self.db = db
-        self.messaging = messaging
+        self.log = log
+        self.metrics = metrics
         self.source_rules = source_rules
+        self.cards = cards  # forwarding a card shares it: the same rule as sending one
 
     async def forward(
         self, principal: Principal, *, request_id: str, message_ids: Sequence[int], channel_ids: Sequence[int]
@@ -110,8 +120,8 @@ class ForwardService:
     async def _sources(self, session: AsyncSession, user_id: int, ids: list[int]) -> list[Message]:
         """The messages to forward, oldest first (the conversation's order, not the order
         in which they were picked)."""
-        messages = await store.messages_by_id(session, ids)
-        visible_from = await visible_from_pts(session, user_id, {m.channel_id for m in messages.values()})
+        messages = await log_store.messages_by_id(session, ids)
+        visible_from = await store.visible_from_pts(session, user_id, {m.channel_id for m in messages.values()})
         for message_id in ids:
             m = messages.get(message_id)
             if m is None or m.channel_id not in visible_from or m.pts <= visible_from[m.channel_id]:
@@ -129,11 +139,11 @@ class ForwardService:
 
     async def _forward_to(
         self, principal: Principal, request_id: str, sources: list[Message], channel_id: int
-    ) -> list[Message]:
+    ) -> list[AnyMessage]:
         user_id = principal.user_id
         wanted = [(s, forward_client_msg_id(request_id, s.id or 0, channel_id)) for s in sources]
         async with self.db.read() as session:
-            done = await _by_client_ids(session, user_id, [c for _, c in wanted])
+            done: dict[str, AnyMessage] = dict(await log_store.by_client_ids(session, user_id, [c for _, c in wanted]))
         missing = [(s, c) for s, c in wanted if c not in done]
         if missing:
             try:
@@ -142,11 +152,11 @@ class ForwardService:
             except IntegrityError:
                 # A concurrent retry of the same request stored the copies first.
                 async with self.db.read() as session:
-                    done = await _by_client_ids(session, user_id, [c for _, c in wanted])
+                    done = dict(await log_store.by_client_ids(session, user_id, [c for _, c in wanted]))
                 if len(done) < len(wanted):
                     raise
             else:
-                self.messaging.metrics.messages_sent.inc(len(stored))
+                self.metrics.messages_sent.inc(len(stored))
                 done.update(stored)
         copies = [done[c] for _, c in wanted]
         for (source, _), copy in zip(wanted, copies, strict=True):
@@ -157,35 +167,27 @@ class ForwardService:
 
     async def _store_copies(
         self, tx: Transaction, principal: Principal, channel_id: int, copies: list[tuple[Message, str]]
-    ) -> dict[str, Message]:
-        session = tx.session
-        messaging = self.messaging
-        channel, member = await messaging.require_member(session, channel_id, principal.user_id)
+    ) -> dict[str, AnyMessage]:
         now = now_ms()
-        member_ids = await channel_store.active_member_ids(session, channel_id)
-        await messaging._check_may_send(session, channel, member, member_ids, now)
-        stored: dict[str, Message] = {}
-        for source, client_msg_id in copies:
-            stored[client_msg_id] = await messaging._append_message(
-                tx,
+        _channel, _member, recipients = await self.log.check_may_send(tx.session, channel_id, principal.user_id, now)
+        if self.cards is not None:
+            for source, _ in copies:
+                if source.type == MessageType.CARD.value:
+                    card_user_id = int(source.content["userId"])
+                    await self.cards.check_and_record(
+                        tx, sharer_id=principal.user_id, card_user_id=card_user_id, recipients=recipients
+                    )
+        drafts = [
+            MessageDraft(
                 channel_id=channel_id,
                 sender_id=principal.user_id,
                 client_msg_id=client_msg_id,
-                kind=source.type,
+                type=source.type,
                 content=dict(source.content),
                 meta=dict(source.meta) if source.meta is not None else None,
-                reply_to_id=None,
-                mentions=None,
-                mention_all=False,
-                recipients=member_ids,
-                at=now,
                 forwarded_from_id=origin_of(source),
             )
-        return stored
-
-
-async def _by_client_ids(session: AsyncSession, sender_id: int, client_msg_ids: list[str]) -> dict[str, Message]:
-    result = await session.execute(
-        select(Message).where(col(Message.sender_id) == sender_id, col(Message.client_msg_id).in_(client_msg_ids))
-    )
-    return {m.client_msg_id: m for m in result.scalars().all()}
+            for source, client_msg_id in copies
+        ]
+        stored = await self.log.append_messages(tx, drafts, recipients=recipients, at=now)
+        return {m.client_msg_id: m for m in stored}

@@ -13,25 +13,20 @@ A recalled message takes no reaction changes, and its reactions are hidden with 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, delete, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-
+from app import paging
+from app.channels import log_store
 from app.channels import store as channel_store
+from app.channels.log import ChannelLog
 from app.config import Settings
-from app.context import Principal
 from app.db import Database
 from app.db.types import now_ms
-from app.db.upsert import insert_for
 from app.errors import AppError, ErrorCode, bad_input
 from app.messaging import store
-from app.messaging.message_access import member_message, visible_from_pts
-from app.messaging.service import MessagingService
-from app.messaging.tables import Message, MessageReaction
+from app.messaging.tables import MessageReaction
+from app.principal import Principal
 
 MAX_EMOJI_LENGTH = 32  # message_reactions.emoji
 MAX_LIST_PAGE = 100
@@ -75,10 +70,10 @@ class ReactionPage:
 
 
 class ReactionService:
-    def __init__(self, *, settings: Settings, db: Database, messaging: MessagingService) -> None:
+    def __init__(self, *, settings: Settings, db: Database, log: ChannelLog) -> None:
         self.settings = settings
         self.db = db
-        self.messaging = messaging
+        self.log = log
 
     def check_emoji(self, emoji: str, *, strict: bool = True) -> str:
         """The configured spelling of an allowed emoji (with or without U+FE0F). Not `strict`
@@ -107,16 +102,16 @@ class ReactionService:
         user_id = principal.user_id
         async with self.db.transaction() as tx:
             session = tx.session
-            message, _channel, _member = await member_message(self.messaging, session, message_id, user_id, lock=True)
+            message, _channel, _member = await self.log.member_message(session, message_id, user_id, lock=True)
             if message.revoked_at is not None:
                 raise AppError(ErrorCode.CONFLICT, "the message was recalled")
             if added:
-                changed = await _insert(session, message, user_id, emoji, now_ms())
+                changed = await store.insert_reaction(session, message, user_id, emoji, now_ms())
             else:
-                changed = await _delete(session, message_id, user_id, emoji)
+                changed = await store.delete_reaction(session, message_id, user_id, emoji)
             pts = None
             if changed:
-                pts = await self.messaging.append_event(
+                pts = await self.log.append_event(
                     tx,
                     channel_id=message.channel_id,
                     kind="reaction",
@@ -124,7 +119,7 @@ class ReactionService:
                     payload={"messageId": message_id, "userId": user_id, "emoji": emoji, "added": added},
                     recipients=await channel_store.active_member_ids(session, message.channel_id),
                 )
-            summaries = await _summaries(session, [message_id], user_id)
+            summaries = _summaries(await store.reaction_counts(session, [message_id], user_id))
         return ReactionChange(
             message_id=message_id,
             channel_id=message.channel_id,
@@ -138,19 +133,20 @@ class ReactionService:
         self, principal: Principal, message_id: int, *, emoji: str | None, cursor: str | None, limit: int
     ) -> ReactionPage:
         """Who reacted with what, newest first (optionally one emoji only), keyset paged."""
-        if not 1 <= limit <= MAX_LIST_PAGE:
-            raise bad_input(f"limit must be 1..{MAX_LIST_PAGE}", field="limit")
-        after = _decode_cursor(cursor)
+        paging.check_limit(limit, MAX_LIST_PAGE)
+        parts = paging.decode(cursor, int, int, str)
+        after = (int(parts[0]), int(parts[1]), str(parts[2])) if parts is not None else None
         if emoji is not None:
             emoji = self.check_emoji(emoji, strict=False)
         async with self.db.read() as session:
-            message, _, _ = await member_message(self.messaging, session, message_id, principal.user_id, lock=False)
+            message, _, _ = await self.log.member_message(session, message_id, principal.user_id)
             if message.revoked_at is not None:
                 return ReactionPage([], None)
-            rows = await _page(session, message_id, emoji=emoji, after=after, limit=limit + 1)
+            rows = await store.reactions_page(session, message_id, emoji=emoji, after=after, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        return ReactionPage(rows, _encode_cursor(rows[-1]) if more else None)
+        last = rows[-1] if more else None
+        return ReactionPage(rows, paging.encode(last.created_at, last.user_id, last.emoji) if last else None)
 
     async def stats(self, principal: Principal, message_ids: Sequence[int]) -> list[ReactionSummary]:
         """Counts per emoji for each message, in the order asked. Messages the caller cannot
@@ -161,8 +157,8 @@ class ReactionService:
             raise bad_input(f"messageIds must hold 1..{MAX_STATS_MESSAGES} ids", field="messageIds")
         user_id = principal.user_id
         async with self.db.read() as session:
-            messages = await store.messages_by_id(session, ids)
-            visible_from = await visible_from_pts(session, user_id, {m.channel_id for m in messages.values()})
+            messages = await log_store.messages_by_id(session, ids)
+            visible_from = await store.visible_from_pts(session, user_id, {m.channel_id for m in messages.values()})
             shown = [
                 m
                 for i in ids
@@ -171,97 +167,16 @@ class ReactionService:
                 and m.pts > visible_from[m.channel_id]
             ]
             live = [m.id for m in shown if m.id is not None and m.revoked_at is None]
-            summaries = await _summaries(session, live, user_id)
+            summaries = _summaries(await store.reaction_counts(session, live, user_id))
         return [summaries.get(m.id or 0, ReactionSummary(m.id or 0, [])) for m in shown]
 
 
-# --- SQL -----------------------------------------------------------------------------------
-
-
-async def _insert(session: AsyncSession, message: Message, user_id: int, emoji: str, at: int) -> bool:
-    assert message.id is not None
-    stmt = (
-        insert_for(session, MessageReaction)
-        .values(message_id=message.id, user_id=user_id, emoji=emoji, channel_id=message.channel_id, created_at=at)
-        .on_conflict_do_nothing(index_elements=["message_id", "user_id", "emoji"])
-    )
-    result = await session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def _delete(session: AsyncSession, message_id: int, user_id: int, emoji: str) -> bool:
-    result = await session.execute(
-        delete(MessageReaction).where(
-            col(MessageReaction.message_id) == message_id,
-            col(MessageReaction.user_id) == user_id,
-            col(MessageReaction.emoji) == emoji,
-        )
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def _summaries(session: AsyncSession, message_ids: list[int], user_id: int) -> dict[int, ReactionSummary]:
-    if not message_ids:
-        return {}
-    mine = func.max(case((col(MessageReaction.user_id) == user_id, 1), else_=0))
-    result = await session.execute(
-        select(
-            col(MessageReaction.message_id),
-            col(MessageReaction.emoji),
-            func.count(),
-            mine,
-            func.min(col(MessageReaction.created_at)),
-        )
-        .where(col(MessageReaction.message_id).in_(message_ids))
-        .group_by(col(MessageReaction.message_id), col(MessageReaction.emoji))
-    )
+def _summaries(counts: list[tuple[int, str, int, bool, int]]) -> dict[int, ReactionSummary]:
     rows: dict[int, list[tuple[int, int, str, bool]]] = {}
-    for message_id, emoji, count, me, first in result.all():
-        rows.setdefault(int(message_id), []).append((-int(count), int(first), str(emoji), bool(me)))
+    for message_id, emoji, count, me, first in counts:
+        rows.setdefault(message_id, []).append((-count, first, emoji, me))
     # Most used first; ties by which emoji came first, so the order does not jump around.
     return {
-        mid: ReactionSummary(mid, [EmojiCount(emoji, -neg, me) for neg, _, emoji, me in sorted(counts)])
-        for mid, counts in rows.items()
+        mid: ReactionSummary(mid, [EmojiCount(emoji, -neg, me) for neg, _, emoji, me in sorted(items)])
+        for mid, items in rows.items()
     }
-
-
-async def _page(
-    session: AsyncSession, message_id: int, *, emoji: str | None, after: tuple[int, int, str] | None, limit: int
-) -> list[MessageReaction]:
-    stmt = select(MessageReaction).where(col(MessageReaction.message_id) == message_id)
-    if emoji is not None:
-        stmt = stmt.where(col(MessageReaction.emoji) == emoji)
-    if after is not None:
-        at, uid, emo = after
-        created, user, em = col(MessageReaction.created_at), col(MessageReaction.user_id), col(MessageReaction.emoji)
-        stmt = stmt.where(
-            or_(created < at, and_(created == at, user < uid), and_(created == at, user == uid, em < emo))
-        )
-    stmt = stmt.order_by(
-        col(MessageReaction.created_at).desc(), col(MessageReaction.user_id).desc(), col(MessageReaction.emoji).desc()
-    )
-    return list((await session.execute(stmt.limit(limit))).scalars().all())
-
-
-# --- cursors -------------------------------------------------------------------------------
-
-
-def _encode_cursor(row: MessageReaction) -> str:
-    raw = f"{row.created_at}:{row.user_id}:{row.emoji}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> tuple[int, int, str] | None:
-    if cursor is None or cursor == "":
-        return None
-    if len(cursor) > 200:
-        raise bad_input("invalid cursor", field="cursor")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, user_id, emoji = raw.split(":", 2)
-        parsed = int(at), int(user_id), emoji
-    except (ValueError, UnicodeDecodeError):
-        raise bad_input("invalid cursor", field="cursor") from None
-    if parsed[0] < 0 or parsed[1] < 0 or not parsed[2]:
-        raise bad_input("invalid cursor", field="cursor")
-    return parsed

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from app.channels import store as channel_store
+from app.channels import log_store
+from app.channels.log import ChannelLog
 from app.channels.tables import Channel, ChannelMember
 from app.contacts.policy import SocialPolicy
-from app.context import Principal
 from app.db import Database, Transaction
 from app.errors import AppError, ErrorCode, bad_input, not_found
 from app.events import EventHub
 from app.messaging import store
-from app.messaging.service import MessagingService
+from app.messaging.policy import ModerationRules
 from app.messaging.tables import Message
+from app.principal import Principal
 from app.sync.updates import UserUpdates
 
 MAX_READ_BATCH = 1000
@@ -62,13 +61,15 @@ class ReadService:
         updates: UserUpdates,
         hub: EventHub,
         policy: SocialPolicy,
-        messaging: MessagingService,
+        log: ChannelLog,
+        rules: ModerationRules,
     ) -> None:
         self.db = db
         self.updates = updates
         self.hub = hub
         self.policy = policy
-        self.messaging = messaging
+        self.log = log
+        self.rules = rules
 
     async def read(self, principal: Principal, channel_id: int, pts: int) -> ReadResult:
         result = (await self.read_batch(principal, [(channel_id, pts)]))[0]
@@ -91,7 +92,7 @@ class ReadService:
         user_id = principal.user_id
         async with self.db.transaction() as tx:
             session = tx.session
-            rows = await _memberships(session, user_id, list(wanted))
+            rows = await store.memberships_among(session, user_id, list(wanted))
             results: dict[int, ReadResult] = {}
             moves: dict[int, tuple[int, int]] = {}  # channel -> (old read, new read)
             for channel_id, pts in wanted.items():
@@ -108,14 +109,14 @@ class ReadService:
                 if pts > member.read_pts:
                     moves[channel_id] = (member.read_pts, pts)
             if moves:
-                await _advance(session, user_id, {c: new for c, (_, new) in moves.items()})
+                await store.advance_reads(session, user_id, {c: new for c, (_, new) in moves.items()})
                 await self._notify(tx, principal, rows, moves)
             positions = [
                 (cid, max(moves.get(cid, (0, m.read_pts))[1], m.visible_from_pts), c.pts)
                 for cid, (c, m) in rows.items()
                 if cid not in results
             ]
-            unread = await store.unread_counts(session, user_id, positions)
+            unread = await log_store.unread_counts(session, user_id, positions)
         for cid, (_, member) in rows.items():
             if cid not in results:
                 results[cid] = ReadResult(cid, moves.get(cid, (0, member.read_pts))[1], unread.get(cid, 0))
@@ -136,14 +137,14 @@ class ReadService:
         shows = await self.policy.shows_read_receipts(session, user_id)
         if shows:
             direct = [c for c in moves if rows[c][0].kind == "direct"]
-            peers = await _direct_peers(session, user_id, direct)
+            peers = await store.direct_peers(session, user_id, direct)
             for channel_id, peer in peers.items():
                 items.append(
                     (peer, "peer_read", {"channelId": channel_id, "userId": user_id, "readPts": moves[channel_id][1]})
                 )
             groups = {c: moves[c] for c in moves if rows[c][0].kind == "group"}
             if groups:
-                senders = await _senders_between(session, groups, exclude=user_id)
+                senders = await store.senders_between(session, groups, exclude=user_id)
                 for channel_id, sender_ids in senders.items():
                     tx.after_commit(
                         self.hub.deliver,
@@ -156,11 +157,8 @@ class ReadService:
         if channel_ids is not None and len(channel_ids) > MAX_READ_BATCH:
             raise bad_input(f"at most {MAX_READ_BATCH} channels", field="channelIds")
         async with self.db.read() as session:
-            stmt = channel_store.memberships_of(principal.user_id)
-            if channel_ids is not None:
-                stmt = stmt.where(col(Channel.id).in_(channel_ids))
-            rows = [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
-            unread = await store.unread_counts(
+            rows = list((await store.memberships_among(session, principal.user_id, channel_ids)).values())
+            unread = await log_store.unread_counts(
                 session, principal.user_id, [(c.id or 0, max(m.read_pts, m.visible_from_pts), c.pts) for c, m in rows]
             )
         if channel_ids is not None and len({c.id for c, _ in rows}) != len(set(channel_ids)):
@@ -175,15 +173,8 @@ class ReadService:
         ]
 
     async def _message_for_receipts(self, session: AsyncSession, principal: Principal, message_id: int) -> Message:
-        message = await store.get_message(session, message_id)
-        if message is None:
-            raise not_found("message")
-        channel, member = await self.messaging.require_member(session, message.channel_id, principal.user_id)
-        if message.pts <= member.visible_from_pts:
-            raise not_found("message")
-        if message.sender_id != principal.user_id and not (
-            channel.kind == "group" and member.role in ("owner", "admin")
-        ):
+        message, channel, member = await self.log.member_message(session, message_id, principal.user_id)
+        if message.sender_id != principal.user_id and not self.rules.sees_read_receipts_of_others(channel, member):
             raise AppError(ErrorCode.FORBIDDEN, "only the sender (or a group admin) sees who read a message")
         return message
 
@@ -196,19 +187,7 @@ class ReadService:
             raise bad_input(f"limit must be 1..{MAX_READERS_PAGE}", field="limit")
         async with self.db.read() as session:
             message = await self._message_for_receipts(session, principal, message_id)
-            result = await session.execute(
-                select(col(ChannelMember.user_id))
-                .where(
-                    col(ChannelMember.channel_id) == message.channel_id,
-                    col(ChannelMember.left_at).is_(None),
-                    col(ChannelMember.user_id) != message.sender_id,
-                    col(ChannelMember.read_pts) >= message.pts,
-                    col(ChannelMember.user_id) > after_user_id,
-                )
-                .order_by(col(ChannelMember.user_id))
-                .limit(limit * 2 + 1)
-            )
-            candidates = [int(u) for u in result.scalars().all()]
+            candidates = await store.readers_of(session, message, after_user_id=after_user_id, limit=limit * 2 + 1)
             visible = await self.policy.read_receipts_shown(session, candidates)
         readers = [u for u in candidates if u in visible]
         return readers[:limit], len(readers) > limit or len(candidates) > limit * 2
@@ -216,75 +195,9 @@ class ReadService:
     async def stats(self, principal: Principal, message_id: int) -> ReadStats:
         async with self.db.read() as session:
             message = await self._message_for_receipts(session, principal, message_id)
-            result = await session.execute(
-                select(col(ChannelMember.user_id), col(ChannelMember.read_pts)).where(
-                    col(ChannelMember.channel_id) == message.channel_id,
-                    col(ChannelMember.left_at).is_(None),
-                    col(ChannelMember.user_id) != message.sender_id,
-                )
-            )
-            members = {int(u): int(r) for u, r in result.all()}
+            members = await store.read_positions(session, message)
             visible = await self.policy.read_receipts_shown(session, list(members))
         read = sum(1 for u, r in members.items() if u in visible and r >= message.pts)
         unread = sum(1 for u, r in members.items() if u in visible and r < message.pts)
         return ReadStats(message_id=message_id, read_count=read, unread_count=unread)
 
-
-async def _memberships(
-    session: AsyncSession, user_id: int, channel_ids: list[int]
-) -> dict[int, tuple[Channel, ChannelMember]]:
-    result = await session.execute(channel_store.memberships_of(user_id).where(col(Channel.id).in_(channel_ids)))
-    return {int(r[0].id or 0): (r[0], r[1]) for r in result.all()}
-
-
-async def _advance(session: AsyncSession, user_id: int, new_reads: dict[int, int]) -> None:
-    """One UPDATE for the whole batch: read positions only move forward, and a mention
-    read past is cleared."""
-    target = case(*[(col(ChannelMember.channel_id) == c, p) for c, p in new_reads.items()], else_=0)
-    await session.execute(
-        update(ChannelMember)
-        .where(
-            col(ChannelMember.user_id) == user_id,
-            col(ChannelMember.channel_id).in_(list(new_reads)),
-            col(ChannelMember.read_pts) < target,
-        )
-        .values(
-            read_pts=target,
-            mention_pts=case((col(ChannelMember.mention_pts) <= target, None), else_=col(ChannelMember.mention_pts)),
-        )
-        # The caller works from the values it read; don't expire (and lazily reload) them.
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def _direct_peers(session: AsyncSession, user_id: int, channel_ids: list[int]) -> dict[int, int]:
-    if not channel_ids:
-        return {}
-    result = await session.execute(
-        select(col(ChannelMember.channel_id), col(ChannelMember.user_id)).where(
-            col(ChannelMember.channel_id).in_(channel_ids), col(ChannelMember.user_id) != user_id
-        )
-    )
-    return {int(c): int(u) for c, u in result.all()}
-
-
-async def _senders_between(
-    session: AsyncSession, moves: dict[int, tuple[int, int]], *, exclude: int
-) -> dict[int, list[int]]:
-    result = await session.execute(
-        select(col(Message.channel_id), col(Message.sender_id))
-        .where(
-            or_(
-                *[
-                    and_(col(Message.channel_id) == c, col(Message.pts) > old, col(Message.pts) <= new)
-                    for c, (old, new) in moves.items()
-                ]
-            ),
-            col(Message.sender_id) != exclude,
-        )
-        .distinct()
-    )
-    out: dict[int, list[int]] = {}
-    for channel_id, sender_id in result.all():
-        out.setdefault(int(channel_id), []).append(int(sender_id))
-    return out

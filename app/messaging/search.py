@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.contacts import paging
-from app.context import Principal
+from app import paging
+from app.channels import log_store
+from app.channels.log import ChannelLog
 from app.db import Database
 from app.errors import bad_input
-from app.messaging import search_store, store
+from app.messaging import search_store
 from app.messaging.content import MessageType
 from app.messaging.search_store import SearchCriteria
-from app.messaging.service import MessagingService
 from app.messaging.tables import Message
+from app.principal import Principal
 
 MAX_QUERY_LENGTH = 128  # characters
 MAX_TERMS = 8
@@ -68,9 +69,9 @@ def _check_time(name: str, value: int | None) -> None:
 
 
 class MessageSearch:
-    def __init__(self, *, db: Database, messaging: MessagingService) -> None:
+    def __init__(self, *, db: Database, log: ChannelLog) -> None:
         self.db = db
-        self.messaging = messaging
+        self.log = log
 
     async def search(self, principal: Principal, req: SearchRequest, *, cursor: str | None, limit: int) -> SearchPage:
         paging.check_limit(limit, MAX_PAGE)
@@ -92,7 +93,7 @@ class MessageSearch:
         async with self.db.read() as session:
             if req.channel_id is not None:
                 # A channel the caller is not in reads as one that does not exist.
-                await self.messaging.require_member(session, req.channel_id, principal.user_id)
+                await self.log.membership(session, req.channel_id, principal.user_id)
             if req.types and not types:
                 return SearchPage([], None)  # none of the asked types has text to search
             rows = list(
@@ -101,6 +102,6 @@ class MessageSearch:
                 )
             )
             page = rows[:limit]
-            replies = await store.messages_by_id(session, sorted({m.reply_to_id for m in page if m.reply_to_id}))
+            replies = await log_store.messages_by_id(session, sorted({m.reply_to_id for m in page if m.reply_to_id}))
         more = len(rows) > limit and page[-1].id is not None
         return SearchPage(page, paging.encode(page[-1].id or 0) if more else None, replies)

@@ -4,13 +4,53 @@ convert into their output types."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.messaging.content import preview
 from app.messaging.tables import ChannelEvent, Message
 
 
-def reply_dict(message_id: int, replied: Message | None) -> dict[str, Any]:
+@dataclass(slots=True)
+class MessageRecord:
+    """A message just written by the channel log: the columns of `Message`, without the
+    cost of an ORM instance (the send path builds one per message)."""
+
+    id: int
+    channel_id: int
+    pts: int
+    sender_id: int
+    client_msg_id: str
+    type: str
+    content: dict[str, Any]
+    meta: dict[str, Any] | None
+    reply_to_id: int | None
+    forwarded_from_id: int | None
+    mentions: list[int] | None
+    mention_all: bool
+    created_at: int
+    revoked_at: int | None = None
+    revoked_by: int | None = None
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """A channel event just written by the channel log (the columns of `ChannelEvent`)."""
+
+    channel_id: int
+    pts: int
+    kind: str
+    actor_id: int | None
+    message_id: int | None
+    payload: dict[str, Any] | None
+    created_at: int
+
+
+AnyMessage = Message | MessageRecord
+AnyEvent = ChannelEvent | EventRecord
+
+
+def reply_dict(message_id: int, replied: AnyMessage | None) -> dict[str, Any]:
     """The quoted preview a reply carries; a later-revoked original shows as revoked."""
     if replied is None:
         return {"id": message_id, "senderId": None, "type": None, "preview": None, "revoked": True}
@@ -24,7 +64,7 @@ def reply_dict(message_id: int, replied: Message | None) -> dict[str, Any]:
     }
 
 
-def message_dict(message: Message, replies: Mapping[int, Message] | None = None) -> dict[str, Any]:
+def message_dict(message: AnyMessage, replies: Mapping[int, AnyMessage] | None = None) -> dict[str, Any]:
     revoked = message.revoked_at is not None
     reply = None
     if message.reply_to_id is not None:
@@ -51,7 +91,7 @@ def message_dict(message: Message, replies: Mapping[int, Message] | None = None)
 
 
 def event_dict(
-    event: ChannelEvent, message: Message | None, replies: Mapping[int, Message] | None = None
+    event: AnyEvent, message: AnyMessage | None, replies: Mapping[int, AnyMessage] | None = None
 ) -> dict[str, Any]:
     return {
         "type": "channel_event",

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis import asyncio as redis
-
 from app.presence.state import Conn, Counts
+from app.redis_client import redis_client
 
 _CONNECT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
@@ -140,7 +139,7 @@ class RedisPresenceState:
     def __init__(self, url: str, *, key_prefix: str, ttl_ms: int, subscription_ttl_ms: int) -> None:
         self.ttl_ms = ttl_ms
         self.subscription_ttl_ms = subscription_ttl_ms
-        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
+        self._redis = redis_client(url, decode_responses=True)
         p = f"{key_prefix}:presence:"
         self._conns_prefix = p + "c:"
         self._users = p + "users"

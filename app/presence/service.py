@@ -29,15 +29,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels import store as channel_store
+from app.channels.log import ChannelLog
 from app.contacts.policy import Facts, SocialPolicy, may_see_presence, needs_mutual_friend
-from app.context import Principal
 from app.db import Database
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode, bad_input
 from app.events import EventHub, Listener
-from app.messaging.service import MessagingService
+from app.periodic import Periodic
 from app.presence import store
 from app.presence.state import Conn, PresenceState
+from app.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +138,14 @@ class PresenceService:
         db: Database,
         hub: EventHub,
         policy: SocialPolicy,
-        messaging: MessagingService,
+        log: ChannelLog,
         state: PresenceState,
         heartbeat_ms: int = HEARTBEAT_MS,
     ) -> None:
         self.db = db
         self.hub = hub
         self.policy = policy
-        self.messaging = messaging
+        self.log = log
         self.state = state
         self.heartbeat_ms = heartbeat_ms
         self._process = uuid.uuid4().hex[:12]
@@ -152,19 +153,15 @@ class PresenceService:
         self._local: dict[Listener, Conn] = {}
         self._locks = _UserLocks()
         self._pending: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.Task[None] | None = None
+        self._heartbeat = Periodic("presence-heartbeat", lambda: self.heartbeat_ms / 1000, self.tick)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="presence-heartbeat")
+        self._heartbeat.start()
 
     async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._loop
-            self._loop = None
+        await self._heartbeat.stop()
         # Connections still open end with this process: say so now rather than letting
         # them lapse (which, in memory, they never would).
         leftovers = list(self._local.values())
@@ -178,14 +175,6 @@ class PresenceService:
             await self._disconnect(conn)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_ms / 1000)
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("presence heartbeat failed")
 
     async def tick(self) -> None:
         """Refresh this process's connections, then report users whose connections lapsed
@@ -263,7 +252,7 @@ class PresenceService:
         """Tell the channel's other members; when the indicator expires (ms)."""
         now = now_ms()
         async with self.db.read() as session:
-            channel, member = await self.messaging.require_member(session, channel_id, principal.user_id)
+            channel, member = await self.log.membership(session, channel_id, principal.user_id)
             if member.muted_until is not None and member.muted_until > now:
                 raise AppError(ErrorCode.FORBIDDEN, "you are muted in this channel")
             others = [u for u in await channel_store.active_member_ids(session, channel_id) if u != principal.user_id]
@@ -348,6 +337,11 @@ class PresenceService:
             local_connections=len(self._local),
             backend=self.state.backend,
         )
+
+    async def online_counts(self) -> tuple[int, int]:
+        """(users, devices) online on every process of the service."""
+        counts = await self.state.counts(now_ms())
+        return counts.users, counts.devices
 
     def local_connections(self) -> int:
         return len(self._local)

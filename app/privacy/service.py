@@ -3,9 +3,9 @@ app/contacts/policy.py."""
 
 from __future__ import annotations
 
-from app.context import Principal
 from app.db import Database
 from app.db.types import now_ms
+from app.principal import Principal
 from app.privacy import store
 from app.privacy.settings import PrivacyChanges, PrivacySettings, check_changes
 from app.sync.updates import UserUpdates

@@ -16,16 +16,16 @@ from app.accounts import store as account_store
 from app.accounts.tables import User
 from app.contacts import store as contact_store
 from app.contacts.policy import SocialPolicy
-from app.context import Principal
 from app.db import Database
 from app.db.types import now_ms
 from app.errors import AppError, ErrorCode, bad_input
+from app.principal import Principal
 from app.privacy.settings import FindVia
 from app.qrcodes import store
 from app.qrcodes.tables import UserQrCode
 
 PAYLOAD_PREFIX = "privchat://user/"
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}\Z")
 MIN_TTL_SECONDS = 60
 MAX_TTL_SECONDS = 365 * 24 * 3600
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import Database
 from app.db.upsert import insert_for
 from app.sync.tables import UserSequence, UserUpdate
 
@@ -43,6 +44,31 @@ async def updates_since(session: AsyncSession, user_id: int, since: int, limit: 
         .limit(limit)
     )
     return result.scalars().all()
+
+
+# The user's head and the updates after `since` up to it, in one statement (the driver
+# path of PostgreSQL): one row with a NULL seq when there is nothing after `since`.
+UPDATES_SINCE_SQL = """
+SELECT h.head, u.seq, u.kind, u.payload, u.created_at
+FROM (SELECT COALESCE((SELECT s.seq FROM user_sequences s WHERE s.user_id = $1), 0) AS head) h
+LEFT JOIN LATERAL (
+    SELECT seq, kind, payload, created_at FROM user_updates
+    WHERE user_id = $1 AND seq > $2 AND seq <= h.head ORDER BY seq LIMIT $3
+) u ON true
+ORDER BY u.seq
+"""
+
+
+async def head_and_updates_since(db: Database, user_id: int, since: int, limit: int) -> tuple[int, list[UserUpdate]]:
+    """The user's current seq and up to `limit` updates after `since` (PostgreSQL, one
+    round trip, one snapshot)."""
+    rows = await db.fetch(UPDATES_SINCE_SQL, user_id, since, limit)
+    updates = [
+        UserUpdate(user_id=user_id, seq=r["seq"], kind=r["kind"], payload=r["payload"], created_at=r["created_at"])
+        for r in rows
+        if r["seq"] is not None
+    ]
+    return int(rows[0]["head"]), updates
 
 
 async def next_user_seqs(session: AsyncSession, counts: dict[int, int]) -> dict[int, int]:

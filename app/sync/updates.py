@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.context import Principal
 from app.db import Database, Transaction
 from app.db.types import now_ms
 from app.errors import bad_input
 from app.events import EventHub
+from app.principal import Principal
 from app.sync import store
 from app.sync.tables import UserUpdate
 
@@ -53,8 +53,8 @@ class UserUpdates:
         return seq
 
     async def append_many(self, tx: Transaction, items: list[tuple[int, str, dict[str, Any]]]) -> list[int]:
-        """Several updates (user_id, kind, payload) in two statements, whatever their number;
-        returns their seqs in order."""
+        """Several updates (user_id, kind, payload) in two statements, whatever their number,
+        delivered after commit in one bus message; returns their seqs in order."""
         if not items:
             return []
         counts: dict[int, int] = {}
@@ -76,8 +76,7 @@ class UserUpdates:
                 for u in updates
             ],
         )
-        for update in updates:
-            tx.after_commit(self.hub.deliver, [update.user_id], update_message(update))
+        tx.after_commit(self.hub.deliver_each, [(u.user_id, update_message(u)) for u in updates])
         return [u.seq for u in updates]
 
     async def get_since(self, principal: Principal, *, since: int, limit: int) -> UpdatesPage:
@@ -85,11 +84,14 @@ class UserUpdates:
             raise bad_input("since must be >= 0", field="since")
         if not 1 <= limit <= MAX_UPDATES_PAGE:
             raise bad_input(f"limit must be 1..{MAX_UPDATES_PAGE}", field="limit")
-        async with self.db.read() as session:
-            head = await store.current_seq(session, principal.user_id)
-            if since > head:
-                raise bad_input(f"since ({since}) is beyond the current seq ({head})", field="since")
-            rows = list(await store.updates_since(session, principal.user_id, since, limit + 1))
+        if not self.db.is_sqlite:  # the sync hot path: one statement on the driver
+            head, rows = await store.head_and_updates_since(self.db, principal.user_id, since, limit + 1)
+        else:
+            async with self.db.read() as session:
+                head = await store.current_seq(session, principal.user_id)
+                rows = list(await store.updates_since(session, principal.user_id, since, limit + 1))
+        if since > head:
+            raise bad_input(f"since ({since}) is beyond the current seq ({head})", field="since")
         return UpdatesPage(updates=rows[:limit], seq=head, has_more=len(rows) > limit)
 
     async def head(self, user_id: int) -> int:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 # DISCONNECT codes after which reconnecting with the same credentials can work.
 RECONNECTABLE = frozenset(
-    {"SERVER_SHUTDOWN", "IDLE_TIMEOUT", "INTERNAL", "RATE_LIMITED", "AUTH_TIMEOUT", CONNECTION_LOST}
+    {"SERVER_SHUTDOWN", "IDLE_TIMEOUT", "INTERNAL", "UNAVAILABLE", "RATE_LIMITED", "AUTH_TIMEOUT", CONNECTION_LOST}
 )
 EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -75,6 +75,9 @@ class Client:
         self.channel_pts: dict[str, int] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.seq = 0
+        # user id -> what this device knows of that user's profile (from UserProfileChangedEvent):
+        # displayName, avatarFileId, and profile (the full card, or None when it may see only those two).
+        self.profiles: dict[str, dict[str, Any]] = {}
         self.sync_time = 0
         self.resyncs = 0
         self.live_applied = 0
@@ -171,6 +174,19 @@ class Client:
         data = await self.call("channel/direct/get_or_create", {"userId": user_id})
         return str(data["channel"]["id"])
 
+    async def search_users(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Users found by username / display-name prefix, or by exact phone or email. Each
+        result carries the `searchProof` that a friend request by search needs (`apply_friend`)."""
+        return list((await self.call("account/search/query", {"query": query, "limit": limit}))["results"])
+
+    async def apply_friend(self, found: dict[str, Any], message: str | None = None) -> dict[str, Any]:
+        """Ask a user `search_users` found to be friends: source SEARCH, proven by the
+        result's `searchProof` (valid 15 minutes, for this user only)."""
+        args: dict[str, Any] = {"userId": found["user"]["id"], "source": "SEARCH", "searchProof": found["searchProof"]}
+        if message is not None:
+            args["message"] = message
+        return await self.call("contact/friend/apply", args)
+
     async def send_text(self, channel_id: str, text: str, client_msg_id: str | None = None) -> dict[str, Any]:
         args = {
             "channelId": channel_id,
@@ -230,7 +246,8 @@ class Client:
         while True:
             page = await self._call_on(conn, "sync/get_updates", {"since": self.seq, "limit": 100})
             for update in page["updates"]:
-                self.seq = max(self.seq, update["seq"])
+                if update["seq"] > self.seq:
+                    self._apply_user_update(update)
             if not page["hasMore"]:
                 return
 
@@ -242,6 +259,20 @@ class Client:
         self.channel_pts[channel_id] = event["pts"]
         if event.get("__typename") == "MessageEvent":
             self.messages.setdefault(channel_id, []).append(event["message"])
+        elif event.get("__typename") == "MessageRevokedEvent":  # recalled or removed: content gone
+            for message in self.messages.get(channel_id, []):
+                if message.get("id") == event["messageId"]:
+                    message["content"] = {}
+        self._changed.set()
+
+    def _apply_user_update(self, update: dict[str, Any]) -> None:
+        self.seq = update["seq"]
+        if update.get("__typename") == "UserProfileChangedEvent":
+            self.profiles[update["userId"]] = {
+                "displayName": update["displayName"],
+                "avatarFileId": update.get("avatarFileId"),
+                "profile": update.get("profile"),
+            }
         self._changed.set()
 
     async def _on_live(self, conn: NativeConnection, event: dict[str, Any]) -> None:
@@ -266,13 +297,19 @@ class Client:
                 await self._fetch_difference(conn, event["channelId"])  # a gap: heal it
             elif "seq" in event:
                 if event["seq"] == self.seq + 1:
-                    self.seq = event["seq"]
+                    self._apply_user_update(event)
                 elif event["seq"] > self.seq + 1:
                     await self._fetch_updates(conn)
 
     async def wait_for(self, channel_id: str, pts: int) -> None:
         """Until the channel has reached `pts` locally (wrap in `asyncio.timeout`)."""
         while self.channel_pts.get(channel_id, 0) < pts:
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Until `condition()` holds on the local state (wrap in `asyncio.timeout`)."""
+        while not condition():
             self._changed.clear()
             await self._changed.wait()
 
@@ -333,8 +370,11 @@ class Client:
             event = await conn.pushes.get()
             try:
                 await self._on_live(conn, event)
-            except (RpcError, Disconnected) as exc:
-                log.warning("could not apply a live event (%s); the next sync heals it", exc)
+            except (RpcError, Disconnected, TimeoutError) as exc:
+                # A call for it failed or went unanswered (a gap fetch behind a backlog, a
+                # busy server): keep consuming; the next gap or sync heals it. Ending here
+                # would stop live delivery on a connection that is still open.
+                log.warning("could not apply a live event (%r); the next sync heals it", exc)
 
     async def _supervise(self) -> None:
         while True:

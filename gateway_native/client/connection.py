@@ -229,10 +229,16 @@ class NativeConnection:
         self._closer = asyncio.get_running_loop().create_task(self._transport.close())
 
     async def _keepalive(self, interval: float) -> None:
-        with contextlib.suppress(Disconnected, asyncio.TimeoutError, ConnectionError, OSError):
+        with contextlib.suppress(Disconnected, ConnectionError, OSError):
             while not self.closed.done():
                 await asyncio.sleep(interval)
-                await self.ping()
+                try:
+                    await self.ping()
+                except TimeoutError:
+                    # No PONG: the path is dead without a FIN (half-open TCP, a lost QUIC
+                    # path). Give up on this connection so the client reconnects.
+                    self._finish(Disconnected(CONNECTION_LOST, "no answer to PING"))
+                    return
 
     async def _stop_tasks(self) -> None:
         current = asyncio.current_task()

@@ -28,9 +28,14 @@ CLOSE_LINGER_SECONDS = 2.0
 QUIC_ERROR_PROTOCOL = 0x100  # application error code: the peer broke the privchat protocol
 
 
-def bind_udp(host: str, port: int) -> socket.socket:
+def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """`reuse_port`: one socket per worker process on the same port; the kernel hashes
+    each peer address to one of them, so a QUIC connection stays with one worker (as
+    long as the client's address does not change)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:

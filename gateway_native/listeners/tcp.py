@@ -15,13 +15,20 @@ BACKLOG = 4096  # reconnect storms after a restart arrive all at once
 CLOSE_LINGER_SECONDS = 5.0  # how long a closing connection may take to flush to a peer that does not read
 
 
-def bind_tcp(host: str, port: int) -> socket.socket:
+def bind_tcp(host: str, port: int, *, reuse_port: bool = False, send_buffer: int = 0) -> socket.socket:
+    """`reuse_port`: several worker processes bind the same port (SO_REUSEPORT) and the
+    kernel spreads new connections over them (`serve --workers N`). `send_buffer`: the
+    kernel send buffer of every accepted connection (they inherit it; 0: the OS's own)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says
     # TCP, and accepted sockets inherit it; with proto 0, Nagle + delayed ACK add ~40 ms
     # to every response on a kept-alive connection.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if send_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     try:
         sock.bind((host, port))
     except OSError:

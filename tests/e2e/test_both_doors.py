@@ -80,6 +80,7 @@ class World:
     channel: str = ""
     messages: list[str] = field(default_factory=list)
     group: str = ""
+    proofs: dict[tuple[str, str], str] = field(default_factory=dict)  # (searcher, found) -> search proof
 
     def name(self, user: str) -> str:
         return f"{user}{self.suffix}"
@@ -141,15 +142,29 @@ async def build_world(http: Http, suffix: str) -> World:
     await http.data(created, {"i": admin}, **{"x-service-key": SERVICE_KEY})
     world.tokens["admin"] = (await log_in("admin", "console"))["accessToken"]
 
+    find = (
+        "query($i: AccountSearchQueryInput!) { accountSearchQuery(input: $i) { results { user { id } searchProof } } }"
+    )
+    for searcher, found in (("ann", "bob"), ("cara", "ann"), ("dan", "ann"), ("ann", "eve"), ("ann", "fay")):
+        results = await http.data(find, {"i": {"query": world.name(found)}}, world.tokens[searcher])
+        proofs = [
+            r["searchProof"] for r in results["accountSearchQuery"]["results"] if r["user"]["id"] == world.ids[found]
+        ]
+        world.proofs[searcher, found] = proofs[0]
+
     apply = "mutation($i: ContactFriendApplyInput!) { contactFriendApply(input: $i) { outcome } }"
     accept = "mutation($i: ContactFriendAcceptInput!) { contactFriendAccept(input: $i) { channelId } }"
-    await http.data(apply, {"i": {"userId": world.ids["bob"], "source": "SEARCH"}}, world.tokens["ann"])
+
+    def by_search(searcher: str, found: str) -> dict[str, Any]:
+        return {"i": {"userId": world.ids[found], "source": "SEARCH", "searchProof": world.proofs[searcher, found]}}
+
+    await http.data(apply, by_search("ann", "bob"), world.tokens["ann"])
     world.channel = (await http.data(accept, {"i": {"userId": world.ids["ann"]}}, world.tokens["bob"]))[
         "contactFriendAccept"
     ]["channelId"]
     for requester in ("cara", "dan"):
-        await http.data(apply, {"i": {"userId": world.ids["ann"], "source": "SEARCH"}}, world.tokens[requester])
-    await http.data(apply, {"i": {"userId": world.ids["eve"], "source": "SEARCH"}}, world.tokens["ann"])
+        await http.data(apply, by_search(requester, "ann"), world.tokens[requester])
+    await http.data(apply, by_search("ann", "eve"), world.tokens["ann"])
     send = "mutation($i: MessageSendInput!) { messageSend(input: $i) { message { id } } }"
     for n in range(3):
         args = {"channelId": world.channel, "clientMsgId": f"setup-{n}", "content": {"text": {"text": f"message {n}"}}}
@@ -234,7 +249,14 @@ SAMPLES: dict[str, Sample] = {
     "contact/friend/accept": Sample(lambda w: {"userId": w.ids["cara"]}),
     "contact/friend/reject": Sample(lambda w: {"userId": w.ids["dan"]}),
     "contact/friend/recall": Sample(lambda w: {"userId": w.ids["eve"]}),
-    "contact/friend/apply": Sample(lambda w: {"userId": w.ids["fay"], "source": "SEARCH", "message": "hello"}),
+    "contact/friend/apply": Sample(
+        lambda w: {
+            "userId": w.ids["fay"],
+            "source": "SEARCH",
+            "searchProof": w.proofs["ann", "fay"],
+            "message": "hello",
+        }
+    ),
     "contact/friend/remove": Sample(lambda w: {"userId": w.ids["cara"]}),
     "contact/blacklist/add": Sample(lambda w: {"userId": w.ids["dan"]}),
     "contact/blacklist/list": Sample(lambda w: {"limit": 20}),
@@ -279,7 +301,42 @@ SAMPLES: dict[str, Sample] = {
     "admin/friendship/list": Sample(lambda w: {"userId": w.ids["bob"], "limit": 10}, actor="admin"),
     "admin/friendship/remove": Sample(lambda w: {"userId": w.ids["bob"], "friendId": w.ids["zed"]}, actor="admin"),
     "admin/group/info": Sample(lambda w: {"groupId": w.group}, actor="admin"),
+    "admin/group/update": Sample(lambda w: {"groupId": w.group, "description": "set by an admin"}, actor="admin"),
+    "admin/group/member/add": Sample(lambda w: {"groupId": w.group, "userIds": [w.ids["cara"]]}, actor="admin"),
+    "admin/group/member/remove": Sample(lambda w: {"groupId": w.group, "userId": w.ids["cara"]}, actor="admin"),
     "admin/user/friends_of_ann_refused": Sample(lambda w: {"userId": w.ids["ann"], "limit": 10}, expect="FORBIDDEN"),
+    "file/validate_token": Sample(lambda w: {"token": "not-a-token"}, expect="UNAUTHENTICATED"),
+    "file/upload_callback": Sample(lambda w: {"fileId": "0" * 32}, expect="NOT_FOUND"),
+    "file/get_url": Sample(lambda w: {"fileId": "0" * 32}, expect="NOT_FOUND"),
+    "file/info": Sample(lambda w: {"fileId": "0" * 32}, expect="NOT_FOUND"),
+    "sticker/package/list": Sample(lambda w: {"limit": 10}),
+    "sticker/package/detail": Sample(lambda w: {"packageId": "999999"}, expect="NOT_FOUND"),
+    "sticker/collection/list": Sample(no_args),
+    "sticker/collection/add": Sample(lambda w: {"packageId": "999999"}, expect="NOT_FOUND"),
+    "sticker/collection/remove": Sample(lambda w: {"packageId": "999999"}, expect="NOT_FOUND"),
+    "admin/user/get": Sample(lambda w: {"userId": w.ids["ann"]}, actor="admin"),
+    "admin/user/update": Sample(lambda w: {"userId": w.ids["fay"], "bio": "set by an admin"}, actor="admin"),
+    "admin/user/set_role": Sample(lambda w: {"userId": w.ids["fay"], "isAdmin": False}, actor="admin"),
+    "admin/device/list": Sample(lambda w: {"userId": w.ids["fay"]}, actor="admin"),
+    "admin/device/revoke": Sample(lambda w: {"userId": w.ids["fay"], "deviceId": "phone"}, actor="admin"),
+    "admin/user/logout_all": Sample(lambda w: {"userId": w.ids["fay"]}, actor="admin"),
+    "admin/login_log/list": Sample(lambda w: {"userId": w.ids["fay"], "limit": 5}, actor="admin"),
+    "admin/user/reset_password": Sample(lambda w: {"userId": w.ids["fay"]}, actor="admin"),
+    "account/password/reset": Sample(
+        lambda w: {"token": "not-a-token", "newPassword": PASSWORD}, actor=None, expect="UNAUTHENTICATED"
+    ),
+    "admin/user/disable": Sample(lambda w: {"userId": w.ids["fay"]}, actor="admin"),
+    "admin/user/enable": Sample(lambda w: {"userId": w.ids["fay"]}, actor="admin"),
+    "admin/message/list": Sample(lambda w: {"messageId": w.messages[0]}, actor="admin"),
+    # The first two only: system lines hold raw message ids in their JSON content.
+    "admin/message/export": Sample(lambda w: {"channelId": w.channel, "limit": 2}, actor="admin"),
+    "admin/message/delete": Sample(lambda w: {"messageId": w.messages[1], "reason": "sampled"}, actor="admin"),
+    "admin/broadcast/send": Sample(lambda w: {"text": "  "}, actor="admin", expect="BAD_USER_INPUT"),
+    # A deleted account's username holds its raw id: deletion itself is checked in test_admin_e2e.py.
+    "admin/user/delete": Sample(lambda w: {"userId": "999999999"}, actor="admin", expect="NOT_FOUND"),
+    "admin/sticker/package/list": Sample(lambda w: {"limit": 10}, actor="admin"),
+    "admin/file/storage_report": Sample(lambda w: {"limit": 10}, actor="admin"),
+    "admin/file/sweep": Sample(no_args, actor="admin"),
     # Last: these end sessions.
     "device/kick_others": Sample(no_args, actor="eve"),
     "device/revoke_all": Sample(no_args, actor="zed"),
@@ -309,6 +366,14 @@ ERROR_PATH_ONLY: list[str] = [
     "account/search/by_qrcode",
     "admin/group/list",  # lists the groups of both worlds
     "admin/group/delete",
+    "admin/audit/list",  # grows with every admin call of both worlds
+    "admin/stats/overview",  # counts both worlds
+    "file/request_upload_token",  # the upload URL carries a token of its world
+    "file/upload",  # bytes: a GraphQL multipart request (tests/integration/test_files_doors.py)
+    "admin/sticker/package/create",  # packs are shared by both worlds
+    "admin/sticker/package/update",
+    "admin/sticker/package/publish",
+    "admin/sticker/package/delete",
 ]
 
 
@@ -377,7 +442,16 @@ def unalias(value: Any) -> Any:
 # -- comparing ------------------------------------------------------------------------------
 
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-VOLATILE_KEYS = {"accessToken", "refreshToken", "token", "nextCursor", "cursor", "serverTime", "syncTime"}
+VOLATILE_KEYS = {
+    "accessToken",
+    "refreshToken",
+    "token",
+    "searchProof",
+    "nextCursor",
+    "cursor",
+    "serverTime",
+    "syncTime",
+}
 # Transport metadata: the native door has no HTTP User-Agent.
 IGNORED_KEYS = {"userAgent"}
 

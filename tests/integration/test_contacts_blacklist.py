@@ -20,6 +20,7 @@ from tests.support.social import (
     apply,
     befriend,
     call,
+    found_proof,
     friend_ids,
     set_privacy,
     social_updates,
@@ -35,10 +36,21 @@ async def test_a_blocked_user_gets_the_same_neutral_refusal_as_privacy_gives(
     ann = await factories.account(services, "ann")
     bob = await factories.account(services, "bob")
     carol = await factories.account(services, "carol")
+    dave = await factories.account(services, "dave")
+    bob_found, carol_found = await found_proof(gql, ann, bob), await found_proof(gql, ann, carol)
     await call(gql, BLOCK, bob, u=uid(ann))
+    await set_privacy(gql, carol, findByUsername="NOBODY")
+    # Searched before: the block hides bob from ann as carol's setting hides carol.
+    blocked = await apply(gql, ann, bob, proof=bob_found)
+    private = await apply(gql, ann, carol, proof=carol_found)
+    assert blocked.error_code == private.error_code == "NOT_FOUND"
+    assert blocked.errors[0]["message"] == private.errors[0]["message"]
+    assert "reason" not in blocked.errors[0]["extensions"]
+    # Through a shared group (which the block does not hide) it reads like addFriend NOBODY.
     await set_privacy(gql, carol, addFriend="NOBODY")
-    blocked = await apply(gql, ann, bob)
-    private = await apply(gql, ann, carol)
+    await services.groups.create(dave.principal, name="Club", member_ids=[ann.user_id, bob.user_id, carol.user_id])
+    blocked = await apply(gql, ann, bob, source="GROUP")
+    private = await apply(gql, ann, carol, source="GROUP")
     assert blocked.error_code == private.error_code == "FORBIDDEN"
     assert blocked.errors[0]["message"] == private.errors[0]["message"]
     assert "reason" not in blocked.errors[0]["extensions"]

@@ -12,7 +12,7 @@ from schema.build import Api
 from tests.support import factories
 from tests.support.graphql import GraphQLClient
 from tests.support.selection import operation_for
-from tests.support.social import befriend, uid
+from tests.support.social import befriend, found_proof, searched, uid
 
 
 async def graphql_door(api: Api, gql: GraphQLClient, route: str, args: dict[str, Any] | None, token: str) -> Any:
@@ -35,7 +35,10 @@ async def test_social_reads_are_the_same_through_both_doors(api: Api, services: 
     bob = await factories.account(services, "bob")
     carol = await factories.account(services, "carol")
     await befriend(gql, ann, bob)
-    await services.contacts.apply(carol.principal, user_id=ann.user_id, message="hey", source="search")
+    proof = await searched(services, carol, ann)
+    await services.contacts.apply(
+        carol.principal, user_id=ann.user_id, message="hey", source="search", search_proof=proof
+    )
     reads: list[tuple[str, dict[str, Any] | None]] = [
         ("contact/friend/list", {"limit": 10}),
         ("contact/friend/pending", {"direction": "INCOMING", "limit": 10}),
@@ -51,21 +54,29 @@ async def test_social_reads_are_the_same_through_both_doors(api: Api, services: 
         via_graphql, graphql_code = await graphql_door(api, gql, route, args, ann.access_token)
         via_native, native_code = await native_door(api, services, route, args, ann.access_token)
         assert graphql_code is None and native_code is None, (route, graphql_code, native_code)
-        assert via_graphql == via_native, route
+        assert without_proofs(via_graphql) == without_proofs(via_native), route
+
+
+def without_proofs(value: Any) -> Any:
+    """Search proofs carry their issue time (to the second): equal in all but that."""
+    if isinstance(value, dict):
+        assert value.get("searchProof", "-") != "", value
+        return {k: without_proofs(v) for k, v in value.items() if k != "searchProof"}
+    if isinstance(value, list):
+        return [without_proofs(v) for v in value]
+    return value
 
 
 async def test_social_writes_and_errors_agree_across_doors(api: Api, services: Services, gql: GraphQLClient) -> None:
     ann = await factories.account(services, "ann")
     bob = await factories.account(services, "bob")
     carol = await factories.account(services, "carol")
-    by_graphql, _ = await graphql_door(
-        api, gql, "contact/friend/apply", {"userId": uid(bob), "source": "QRCODE"}, ann.access_token
-    )
-    by_native, _ = await native_door(
-        api, services, "contact/friend/apply", {"userId": uid(carol), "source": "QRCODE"}, ann.access_token
-    )
+    to_bob = {"userId": uid(bob), "source": "SEARCH", "searchProof": await found_proof(gql, ann, bob)}
+    to_carol = {"userId": uid(carol), "source": "SEARCH", "searchProof": await found_proof(gql, ann, carol)}
+    by_graphql, _ = await graphql_door(api, gql, "contact/friend/apply", to_bob, ann.access_token)
+    by_native, _ = await native_door(api, services, "contact/friend/apply", to_carol, ann.access_token)
     assert by_graphql["outcome"] == by_native["outcome"] == "PENDING"
-    assert by_graphql["request"]["source"] == by_native["request"]["source"] == "QRCODE"
+    assert by_graphql["request"]["source"] == by_native["request"]["source"] == "SEARCH"
     assert by_graphql.keys() == by_native.keys()
     privacy = {"showOnline": "FRIENDS", "friendApproval": False}
     first, _ = await graphql_door(api, gql, "account/privacy/update", privacy, ann.access_token)

@@ -14,7 +14,7 @@ from app.db.types import now_ms
 from app.messaging.content import MessageType
 from app.messaging.service import SendRequest
 from app.runtime import Services
-from tests.support import factories
+from tests.support import factories, files
 from tests.support.graphql import GraphQLClient
 
 FORWARD = """mutation($r: String!, $m: [ID!]!, $c: [ID!]!) { messageForward(input: {requestId: $r, messageIds: $m, channelIds: $c}) {
@@ -69,7 +69,8 @@ async def test_copies_keep_type_and_content_and_are_marked_forwarded(services: S
     await factories.send_text(services, carl, to_carl, "already here")
     text = await send(services, bob, source, "look at this", mentions=(ann.user_id,))
     place = await send(services, ann, source, {"location": {"latitude": 52.52, "longitude": 13.405, "title": "Berlin"}})
-    doc = await send(services, bob, source, {"file": {"fileId": "f_1", "name": "a.pdf", "size": 10}}, reply_to_id=text)
+    pdf = await files.upload(services, bob, files.pdf(), name="a.pdf", mime="application/pdf")
+    doc = await send(services, bob, source, {"file": {"fileId": pdf.id, "name": "a.pdf", "size": 10}}, reply_to_id=text)
     # picked in any order: forwarded in the conversation's order
     results = await forward(gql, ann, "fw-1", [doc, text, place], [to_carl, to_dave])
     assert [(r["channelId"], r["ok"], r["errorCode"]) for r in results] == [(str(to_carl), True, None), (str(to_dave), True, None)]
@@ -81,7 +82,8 @@ async def test_copies_keep_type_and_content_and_are_marked_forwarded(services: S
         assert all(m["senderId"] == str(ann.user_id) and m["channelId"] == result["channelId"] for m in copies)
         assert copies[0]["content"] == {"__typename": "TextContent", "text": "look at this"}
         assert copies[1]["content"] == {"__typename": "LocationContent", "latitude": 52.52, "longitude": 13.405, "title": "Berlin"}
-        assert copies[2]["content"] == {"__typename": "FileContent", "fileId": "f_1", "name": "a.pdf", "size": 10}
+        # the file's size is the server's, and the copy shares the file
+        assert copies[2]["content"] == {"__typename": "FileContent", "fileId": pdf.id, "name": "a.pdf", "size": len(files.pdf())}
         # reply and mentions belong to the source channel
         assert copies[0]["mentions"] == [] and copies[2]["replyToId"] is None
     history = (await gql.data(HISTORY, {"c": str(to_carl)}, token=carl.access_token))["messageHistoryGet"]["messages"]
@@ -262,3 +264,21 @@ async def test_a_group_that_forbids_forwarding_refuses_its_messages_as_sources(
     # forwarding *into* the group is still a send like any other
     elsewhere = await send(services, carl, to_carl, "from outside")
     assert (await forward(gql, ann, "fw-g3", [elsewhere], [group]))[0]["ok"]
+
+
+async def test_forwarding_a_card_is_sharing_it(services: Services, gql: GraphQLClient) -> None:
+    """bob received carol's card from her friend ann; carol hides from search, so bob may
+    not pass her card on by forwarding it, exactly as he may not share it."""
+    from tests.support.social import befriend, set_privacy
+
+    ann, bob, carl, from_ann, _ = await trio(services)
+    bob_carl = await factories.direct_channel(services, bob, carl)
+    carol = await factories.account(services, "carol")
+    await befriend(gql, ann, carol)
+    await set_privacy(gql, carol, findByUsername="NOBODY", findByPhone="NOBODY", findByEmail="NOBODY")
+    card = await send(services, ann, from_ann, {"card": {"userId": carol.user_id}})
+    [result] = await forward(gql, bob, "fw-card", [card], [bob_carl])
+    assert (result["ok"], result["errorCode"], result["errorMessage"]) == (False, "NOT_FOUND", "user not found")
+    own = await send(services, bob, from_ann, {"card": {"userId": bob.user_id}})
+    [result] = await forward(gql, bob, "fw-own-card", [own], [bob_carl])
+    assert result["ok"], result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -227,3 +228,87 @@ async def test_introspection_can_be_turned_off(http: httpx.AsyncClient) -> None:
         await assert_refused(await query(http, document), 400, "GRAPHQL_VALIDATION_FAILED", http)
     # __typename is not introspection of the schema, clients rely on it.
     assert (await query(http, "{ __typename }")).json() == {"data": {"__typename": "Query"}}
+    # One switch hides the schema in every form: no SDL, no GraphiQL, no suggested names.
+    assert (await http.get("/graphql/schema.graphql")).status_code == 404
+    page = await http.get("/graphql", headers={"accept": "text/html"})
+    assert "graphiql" not in page.text.lower()
+    typo = await query(http, "{ systemHealt { status } }")
+    assert typo.json()["errors"][0]["message"] == "Cannot query field 'systemHealt' on type 'Query'."
+    enum_typo = await query(
+        http, "query($d: FriendRequestDirection!) { contactFriendPending(input: {direction: $d}) { __typename } }",
+        {"d": "INCOMIN"},
+    )
+    assert "Did you mean" not in enum_typo.text and enum_typo.json()["errors"][0]["extensions"]["code"]
+
+
+async def test_with_introspection_on_the_schema_is_published(http: httpx.AsyncClient) -> None:
+    assert "type Query" in (await http.get("/graphql/schema.graphql")).text
+    typo = await query(http, "{ systemHealt { status } }")
+    assert "Did you mean 'systemHealth'?" in typo.json()["errors"][0]["message"]
+
+
+# --- fragment bombs: validation is linear in the document ----------------------------------
+
+
+def fragment_bomb(levels: int, names: str = "L") -> str:
+    """~1 KB: each fragment spreads the previous one twice (2^levels fields once expanded)."""
+    fragments = [f"fragment {names}0 on SystemHealthPayload {{ status }}"]
+    fragments += [
+        f"fragment {names}{i} on SystemHealthPayload {{ ...{names}{i - 1} ...{names}{i - 1} }}"
+        for i in range(1, levels + 1)
+    ]
+    return f"{{ systemHealth {{ ...{names}{levels} }} }}\n" + "\n".join(fragments)
+
+
+@pytest.mark.parametrize("names", ["L", "Zz"])
+async def test_fragment_bombs_are_refused_in_linear_time(http: httpx.AsyncClient, names: str) -> None:
+    # Each level doubles the expanded size: 20 levels took 9.4 s when strawberry's depth
+    # and alias rules expanded every spread again; memoised, it costs what 1 KB costs.
+    document = fragment_bomb(20, names)
+    assert len(document) < 1500
+    started = time.perf_counter()
+    response = await query(http, document)
+    elapsed = time.perf_counter() - started
+    await assert_refused(response, 400, "QUERY_TOO_COMPLEX", http)
+    assert "query complexity 1048577 exceeds the maximum of 20000" in response.text
+    assert elapsed < 2.0, elapsed  # wall time on a shared, loaded machine; ~10 ms unloaded
+
+
+def test_fragment_bomb_validation_is_linear(api: Any) -> None:
+    """The validation step alone, 20 and 40 levels: well under the 50 ms budget."""
+    from graphql import parse, validate
+    from graphql.validation import specified_rules
+
+    from schema.limits import limits_rule
+
+    schema = api.schema._schema
+    rule = limits_rule(max_depth=12, max_aliases=30, max_complexity=20_000)
+    for levels in (20, 40):
+        document = parse(fragment_bomb(levels))
+        started = time.process_time()  # CPU time: neighbours on a shared box do not count
+        errors = validate(schema, document, [*specified_rules, rule])
+        elapsed = time.process_time() - started
+        assert [e.extensions["code"] for e in errors if e.extensions] == ["QUERY_TOO_COMPLEX"], errors
+        assert elapsed < 0.05, (levels, elapsed)
+
+
+@pytest.mark.parametrize("settings", [{"max_aliases": 30}], indirect=True)
+async def test_alias_bombs_through_doubling_fragments_are_limited(http: httpx.AsyncClient) -> None:
+    fragments = ["fragment A0 on Query { a: __typename }"]
+    fragments += [f"fragment A{i} on Query {{ ...A{i - 1} ...A{i - 1} }}" for i in range(1, 31)]
+    response = await query(http, "{ ...A30 }\n" + "\n".join(fragments))
+    await assert_refused(response, 400, "QUERY_TOO_COMPLEX", http)
+    assert f"{2**30} aliases found. Allowed: 30" in response.text
+
+
+async def test_depth_through_fragments_is_limited(http: httpx.AsyncClient, settings: Settings) -> None:
+    limit = settings.http.max_query_depth
+    # The depth hides in a chain of fragments, each one level deeper than the last.
+    response = await query(
+        http,
+        "{ a { ...D0 } }\n"
+        + "\n".join(f"fragment D{i} on T {{ a {{ ...D{i + 1} }} }}" for i in range(limit + 2))
+        + f"\nfragment D{limit + 2} on T {{ a }}",
+    )
+    await assert_refused(response, 400, "QUERY_TOO_COMPLEX", http)
+    assert f"exceeds maximum operation depth of {limit}" in response.text

@@ -95,15 +95,19 @@ async def test_a_removed_member_gets_nothing_that_follows_the_removal(services: 
                 assert acct is bob and exc.code.value == "NOT_FOUND"
         return pts
 
+    listener: Listener
+    first: list[dict[str, object]] = []
+
     async def kick() -> None:
-        await asyncio.sleep(0.05)
+        # Once bob has had something live (a fact, not a delay): the race is then between
+        # the removal and the messages still being sent.
+        first.append(await listener.get())
         await services.groups.members.remove(owner.principal, group, bob.user_id)
 
-    listener: Listener
     async with services.hub.listen(bob.principal) as listener:
         results = await asyncio.gather(*(chatter(t, 15) for t in talkers), chatter(bob, 15), kick())
         await settle()
-        received = drain(listener)
+        received = first + drain(listener)
     async with services.db.read() as session:
         member = await channel_store.get_member(session, group, bob.user_id)
     assert member is not None and member.left_pts is not None

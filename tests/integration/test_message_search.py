@@ -15,7 +15,7 @@ from app.messaging import search_store
 from app.messaging.content import MessageType
 from app.messaging.service import SendRequest
 from app.runtime import Services
-from tests.support import factories
+from tests.support import factories, files
 from tests.support.factories import Account
 from tests.support.graphql import GraphQLClient, GraphQLResult
 
@@ -94,12 +94,14 @@ async def test_captions_and_file_names_are_searched_system_lines_are_not(
     services: Services, gql: GraphQLClient
 ) -> None:
     ann, bob, _, ab, _ = await trio(services)
-    await send(services, ann, ab, MessageType.IMAGE, {"fileId": "img-1", "caption": "sunset at the beach"})
-    await send(services, ann, ab, MessageType.FILE, {"fileId": "f-1", "name": "beach-budget.xlsx", "size": 10})
+    photo = await files.upload(services, ann, files.png(), mime="image/png")
+    sheet = await files.upload(services, ann, files.pdf(), mime="application/pdf")
+    await send(services, ann, ab, MessageType.IMAGE, {"fileId": photo.id, "caption": "sunset at the beach"})
+    await send(services, ann, ab, MessageType.FILE, {"fileId": sheet.id, "name": "beach-budget.xlsx", "size": 10})
     await send(services, ann, ab, MessageType.LOCATION, {"latitude": 1.0, "longitude": 2.0, "title": "beach bar"})
     await factories.send_text(services, bob, ab, "see you at the beach")
     async with services.db.transaction() as tx:
-        await services.messaging.append_system_message(
+        await services.log.append_system_message(
             tx, channel_id=ab, actor_id=ann.user_id, text="beach party created", kind="test", recipients=[]
         )
     assert await texts(gql, bob, "beach") == ["see you at the beach", "beach-budget.xlsx", "sunset at the beach"]

@@ -31,7 +31,7 @@ def process(services: Services, ttl_ms: int = TTL_MS) -> PresenceService:
         backends.REDIS_URL, key_prefix=services.settings.cache.key_prefix, ttl_ms=ttl_ms, subscription_ttl_ms=60_000
     )
     return PresenceService(
-        db=services.db, hub=services.hub, policy=services.policy, messaging=services.messaging, state=state
+        db=services.db, hub=services.hub, policy=services.policy, log=services.log, state=state
     )
 
 

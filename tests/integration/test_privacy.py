@@ -65,8 +65,8 @@ Action = Callable[[Services, GraphQLClient, Account, Account], Awaitable[bool]]
 
 
 async def can_apply(services: Services, gql: GraphQLClient, actor: Account, target: Account) -> bool:
-    result = await apply(gql, actor, target)
-    assert result.error_code in (None, "FORBIDDEN"), result.errors
+    result = await apply(gql, actor, target)  # as a client does: search by username, carry the proof
+    assert result.error_code in (None, "FORBIDDEN", "NOT_FOUND"), result.errors
     return result.error_code is None
 
 
@@ -120,6 +120,7 @@ CASES: list[tuple[str, dict[str, Any], str, Action, bool]] = [
     ("addFriend NOBODY", {"addFriend": "NOBODY"}, "stranger", can_apply, False),
     ("addFriend FOF refuses a stranger", {"addFriend": "FRIENDS_OF_FRIENDS"}, "stranger", can_apply, False),
     ("addFriend FOF admits a friend of a friend", {"addFriend": "FRIENDS_OF_FRIENDS"}, "fof", can_apply, True),
+    ("username hidden: no search to apply from", {"findByUsername": "NOBODY"}, "stranger", can_apply, False),
     ("username hidden from strangers", {"findByUsername": "NOBODY"}, "stranger", can_find_by_username, False),
     ("username for friends: a friend finds", {"findByUsername": "FRIENDS"}, "friend", can_find_by_username, True),
     ("username for FOF: fof finds", {"findByUsername": "FRIENDS_OF_FRIENDS"}, "fof", can_find_by_username, True),

@@ -92,8 +92,8 @@ async def test_hidden_and_blocking_users_never_show(services: Services, gql: Gra
     await set_privacy(gql, hidden, findByUsername="NOBODY")
     await call(gql, BLOCK, blocker, u=uid(ann))
     await set_privacy(gql, friend_only, findByUsername="FRIENDS")
+    await befriend(gql, ann, friend)  # found by username first, then hidden from non-friends
     await set_privacy(gql, friend, findByUsername="FRIENDS")
-    await befriend(gql, ann, friend)
     results = (await search(gql, ann, "tom")).data["accountSearchQuery"]["results"]
     assert [(r["user"]["username"], r["isFriend"]) for r in results] == [("tomfriend", True), ("tomvisible", False)]
     # the hidden ones still find each other by default settings
@@ -153,7 +153,10 @@ async def test_qrcodes_are_opaque_stable_and_refresh_invalidates(services: Servi
     resolved = (await call(gql, QR_RESOLVE, ann, c=code["payload"])).data["userQrcodeResolve"]
     assert resolved == {"user": {"id": uid(bob), "username": "bob"}, "isFriend": False}
     assert (await call(gql, BY_QR, ann, c=code["token"])).data["accountSearchByQrcode"] == resolved
-    assert (await apply(gql, ann, bob, source="QRCODE")).error_code is None
+    # The QRCODE source is proven by the scanned code itself, not claimed.
+    assert (await apply(gql, ann, bob, source="QRCODE")).error_code == "NOT_FOUND"
+    assert (await apply(gql, ann, bob, source="QRCODE", qr_token=code["token"] + "x")).error_code is not None
+    assert (await apply(gql, ann, bob, source="QRCODE", qr_token=code["payload"])).error_code is None
 
     fresh = (await call(gql, QR_REFRESH, bob)).data["userQrcodeRefresh"]["qrcode"]
     assert fresh["token"] != code["token"]
@@ -191,7 +194,8 @@ async def test_forged_expired_and_hidden_qrcodes(
     await set_privacy(gql, bob, findByQrcode="NOBODY")
     hidden = await call(gql, QR_RESOLVE, ann, c=renewed["payload"])
     assert hidden.error_code == "NOT_FOUND" and hidden.errors[0]["message"] == not_found.errors[0]["message"]
-    assert (await apply(gql, ann, bob, source="QRCODE")).error_code == "FORBIDDEN"
+    refused = await apply(gql, ann, bob, source="QRCODE", qr_token=renewed["token"])
+    assert refused.error_code == "NOT_FOUND" and refused.errors[0]["message"] == "user not found"
 
 
 async def test_a_shared_card_lets_the_receiver_apply(services: Services, gql: GraphQLClient) -> None:
@@ -201,8 +205,8 @@ async def test_a_shared_card_lets_the_receiver_apply(services: Services, gql: Gr
     await befriend(gql, ann, carol)
     await set_privacy(gql, carol, findByUsername="NOBODY", findByPhone="NOBODY", findByEmail="NOBODY")
     # without a card bob has no way to reach carol
-    assert (await apply(gql, bob, carol, source="CARD")).error_code == "FORBIDDEN"
-    assert (await apply(gql, bob, carol, source="SEARCH")).error_code == "FORBIDDEN"
+    assert (await apply(gql, bob, carol, source="CARD")).error_code == "NOT_FOUND"
+    assert (await apply(gql, bob, carol, source="SEARCH")).error_code == "NOT_FOUND"
     card = (await call(gql, SHARE, ann, u=uid(carol), to=uid(bob))).data["accountUserShareCard"]["card"]
     assert card["user"]["username"] == "carol" and card["toUserId"] == uid(bob)
     shared = [u for u in await social_updates(gql, bob) if u["__typename"] == "CardSharedEvent"]
@@ -232,6 +236,34 @@ async def test_share_card_refusals(services: Services, gql: GraphQLClient) -> No
     await call(gql, BLOCK, bob, u=uid(ann))
     assert (await call(gql, SHARE, ann, u=uid(ann), to=uid(bob))).error_code == "FORBIDDEN"
     assert [u for u in await social_updates(gql, closed) if u["__typename"] == "CardSharedEvent"] == []
+
+
+CARD_SEND = """mutation($c: ID!, $id: String!, $u: ID!) {
+  messageSend(input: {channelId: $c, clientMsgId: $id, content: {card: {userId: $u}}}) { message { id } } }"""
+
+
+async def test_card_messages_follow_the_share_card_rules(services: Services, gql: GraphQLClient) -> None:
+    """A card message is a share: the same rule as accountUserShareCard, the same answer,
+    and a refused card opens no CARD source for its receiver."""
+    ann = await factories.account(services, "ann")
+    bob = await factories.account(services, "bob")
+    hidden = await factories.account(services, "hidden")
+    blocker = await factories.account(services, "blocker")
+    await befriend(gql, ann, bob)
+    await befriend(gql, ann, blocker)  # even a friend's card is refused once they block you
+    channel = await factories.direct_channel(services, ann, bob)
+    await set_privacy(gql, hidden, findByUsername="NOBODY", findByPhone="NOBODY", findByEmail="NOBODY")
+    await call(gql, BLOCK, blocker, u=uid(ann))
+    for n, subject in enumerate((hidden, blocker)):
+        shared = await call(gql, SHARE, ann, u=uid(subject), to=uid(bob))
+        sent = await gql.execute(CARD_SEND, {"c": str(channel), "id": f"card-{n}", "u": uid(subject)}, token=ann.access_token)
+        assert (shared.error_code, sent.error_code) == ("NOT_FOUND", "NOT_FOUND"), (shared.body, sent.body)
+        assert shared.errors[0]["message"] == sent.errors[0]["message"]
+        assert (await apply(gql, bob, subject, source="CARD")).error_code == "NOT_FOUND"
+    # A card ann may share goes through both ways.
+    assert (await call(gql, SHARE, ann, u=uid(ann), to=uid(bob))).error_code is None
+    ok = await gql.execute(CARD_SEND, {"c": str(channel), "id": "card-ok", "u": uid(ann)}, token=ann.access_token)
+    assert ok.error_code is None, ok.body
 
 
 async def test_devices_asking_for_the_first_code_at_once_get_the_same_one(

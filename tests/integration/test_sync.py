@@ -4,9 +4,10 @@ with bounded queues and hold-until-ready."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from app.context import Principal
 from app.events import Listener
+from app.principal import Principal
 from app.runtime import Services
 from tests.support import factories
 from tests.support.graphql import GraphQLClient
@@ -130,10 +131,11 @@ async def test_live_events_reach_every_device_of_every_member(services: Services
 
 
 def test_a_slow_listener_is_told_to_resync_instead_of_growing() -> None:
-    listener = Listener(Principal(1, 1, "d"), maxsize=3)
+    counted: list[int] = []  # the hub counts overflows in privchat_live_overflows_total
+    listener = Listener(Principal(1, 1, "d"), maxsize=3, on_overflow=lambda: counted.append(1))
     for pts in range(1, 10):
         listener.offer({"type": "channel_event", "pts": pts})
-    assert listener.pending() == 1 and listener.overflows == 1
+    assert listener.pending() == 1 and listener.overflows == 1 and counted == [1]
     listener.offer({"type": "channel_event", "pts": 10})  # the coming resync covers it
     assert listener.pending() == 1
     assert listener.get_nowait()["type"] == "resync_required"
@@ -168,3 +170,31 @@ async def test_session_ready_releases_only_that_devices_hold(services: Services,
     message = await asyncio.wait_for(first, 5)
     assert message["pts"] == 1
     await held_stream.aclose()
+
+
+async def test_a_ready_that_overtakes_the_held_streams_setup_does_not_hold_it_forever(
+    services: Services, gql: GraphQLClient
+) -> None:
+    # A browser sends the subscription on its socket and its sync over HTTP: the sync and
+    # even syncSessionReady can reach the server before the subscription is registered.
+    ann, bob, channel = await pair(services)
+    ready = await gql.data("mutation { syncSessionReady { ok seq } }", token=bob.access_token)
+    assert ready["syncSessionReady"]["ok"]
+    late_stream = services.hub.stream(bob.principal, hold=True)
+    first = asyncio.create_task(late_stream.__anext__())
+    await asyncio.sleep(0.05)
+    await factories.send_text(services, ann, channel, "after the early ready")
+    message = await asyncio.wait_for(first, 5)
+    assert message["pts"] == 1
+    await late_stream.aclose()
+    # The early ready was used up: the next held stream of that session holds again.
+    next_stream = services.hub.stream(bob.principal, hold=True)
+    second = asyncio.create_task(next_stream.__anext__())
+    await asyncio.sleep(0.05)
+    await factories.send_text(services, ann, channel, "held again")
+    await asyncio.sleep(0.2)
+    assert not second.done()
+    second.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await second
+    await next_stream.aclose()

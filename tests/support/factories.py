@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from app.context import Principal, RequestContext
+from app.context import RequestContext
+from app.principal import Principal
 from app.runtime import Services
 
 PASSWORD = "correct-horse-9"

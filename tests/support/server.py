@@ -76,7 +76,7 @@ class ServerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 120.0) -> ServerProcess:
         # A free port can be taken by someone else between picking and binding it:
         # try again on fresh ports in that case.
         for attempt in range(3):
@@ -118,7 +118,8 @@ class ServerProcess:
             try:
                 if (
                     httpx.get(f"{self.service_url}/readyz", timeout=1).status_code == 200
-                    and httpx.get(f"{self.base_url}/graphql/schema.graphql", timeout=1).status_code == 200
+                    # The client port is up (404: introspection is off, the schema unpublished).
+                    and httpx.get(f"{self.base_url}/graphql/schema.graphql", timeout=1).status_code in (200, 404)
                 ):
                     return self
             except httpx.HTTPError:

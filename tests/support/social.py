@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.runtime import Services
 from tests.support.factories import Account
 from tests.support.graphql import GraphQLClient, GraphQLResult
 
 REQUEST_FIELDS = "id status direction message source user { id username }"
 FRIEND_FIELDS = "user { id username } alias source channelId"
-APPLY = f"""mutation($u: ID!, $s: FriendApplySource!, $m: String) {{
-  contactFriendApply(input: {{userId: $u, source: $s, message: $m}}) {{
+APPLY = f"""mutation($u: ID!, $s: FriendApplySource!, $m: String, $q: String, $p: String) {{
+  contactFriendApply(input: {{userId: $u, source: $s, message: $m, qrToken: $q, searchProof: $p}}) {{
     outcome channelId request {{ {REQUEST_FIELDS} }} friend {{ {FRIEND_FIELDS} }}
   }}
 }}"""
@@ -20,6 +21,9 @@ ACCEPT = (
 REJECT = f"mutation($u: ID!) {{ contactFriendReject(input: {{userId: $u}}) {{ request {{ {REQUEST_FIELDS} }} }} }}"
 RECALL = f"mutation($u: ID!) {{ contactFriendRecall(input: {{userId: $u}}) {{ request {{ {REQUEST_FIELDS} }} }} }}"
 REMOVE = "mutation($u: ID!) { contactFriendRemove(input: {userId: $u}) { ok } }"
+FIND = """query($q: String!) { accountSearchQuery(input: {query: $q, limit: 50}) {
+  results { user { id username } matchedBy searchProof }
+} }"""
 LIST = f"""query($l: Int!, $c: String) {{
   contactFriendList(input: {{limit: $l, cursor: $c}}) {{ friends {{ {FRIEND_FIELDS} since }} nextCursor }}
 }}"""
@@ -70,10 +74,48 @@ def uid(account: Account) -> str:
     return str(account.user_id)
 
 
+async def search_proof(gql: GraphQLClient, requester: Account, target: Account, query: str | None = None) -> str | None:
+    """The proof that `requester`'s search (for the target's username unless `query`) found
+    `target`; None when the search does not return the target."""
+    q = query if query is not None else target.username
+    data = await gql.data(FIND, {"q": q}, token=requester.access_token)
+    found = [r["searchProof"] for r in data["accountSearchQuery"]["results"] if r["user"]["id"] == uid(target)]
+    return str(found[0]) if found else None
+
+
+async def found_proof(gql: GraphQLClient, requester: Account, target: Account, query: str | None = None) -> str:
+    """As `search_proof`, for a search that must find the target."""
+    proof = await search_proof(gql, requester, target, query)
+    assert proof is not None, f"{requester.username} searched {query or target.username!r}, {target.username} not found"
+    return proof
+
+
+async def searched(services: Services, requester: Account, target: Account) -> str:
+    """As `found_proof`, through the service (for tests that call services directly)."""
+    page = await services.search.query(requester.principal, text=target.username, cursor=None, limit=50)
+    proofs = [hit.proof for hit in page.items if hit.user.id == target.user_id]
+    assert proofs, f"{requester.username} searched {target.username!r} and did not find them"
+    return proofs[0]
+
+
 async def apply(
-    gql: GraphQLClient, requester: Account, target: Account, *, source: str = "SEARCH", message: str | None = None
+    gql: GraphQLClient,
+    requester: Account,
+    target: Account,
+    *,
+    source: str = "SEARCH",
+    message: str | None = None,
+    qr_token: str | None = None,
+    proof: str | None = None,
+    search_first: bool = True,
 ) -> GraphQLResult:
-    return await gql.execute(APPLY, {"u": uid(target), "s": source, "m": message}, token=requester.access_token)
+    """Apply as a client does: with source SEARCH (or PHONE) and no `proof` given, search for
+    the target by username first and carry the result's proof if it found the target
+    (`search_first=False`: send no proof)."""
+    if source in ("SEARCH", "PHONE") and proof is None and search_first:
+        proof = await search_proof(gql, requester, target)
+    variables = {"u": uid(target), "s": source, "m": message, "q": qr_token, "p": proof}
+    return await gql.execute(APPLY, variables, token=requester.access_token)
 
 
 async def befriend(gql: GraphQLClient, a: Account, b: Account) -> str:

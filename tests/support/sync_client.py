@@ -23,25 +23,30 @@ from typing import Any
 import httpx
 import websockets
 
+# `ChannelEvent` gives every channel event's counter (channelId, pts) and `UserUpdateEvent`
+# every user update's (seq), including kinds this client has no fragment for.
 CHANNEL_EVENT_FIELDS = """
   __typename
-  ... on MessageEvent { channelId pts message { id pts senderId clientMsgId revoked content { ... on TextContent { text } } } }
-  ... on MessageRevokedEvent { channelId pts messageId revokedBy }
-  ... on OtherChannelEvent { channelId pts kind }
-  ... on GroupEvent { channelId pts kind }
-  ... on ReactionEvent { channelId pts messageId userId emoji added }
-  ... on PinEvent { channelId pts messageId pinned actorId }
+  ... on ChannelEvent { channelId pts }
+  ... on MessageEvent { message { id pts senderId clientMsgId revoked content { ... on TextContent { text } } } }
+  ... on MessageRevokedEvent { messageId revokedBy }
+  ... on GroupEvent { kind }
+  ... on OtherChannelEvent { kind }
+  ... on ReactionEvent { messageId userId emoji added }
+  ... on PinEvent { messageId pinned actorId }
+"""
+USER_UPDATE_FIELDS = """
+  __typename
+  ... on UserUpdateEvent { seq }
 """
 EVENT_FIELDS = CHANNEL_EVENT_FIELDS + """
-  ... on SessionRevokedEvent { seq sessionIds reason }
-  ... on ChannelAddedEvent { seq channelId kind }
-  ... on ReadStateEvent { seq }
-  ... on PeerReadEvent { seq }
-  ... on ConversationSettingsEvent { seq }
-  ... on OtherUserUpdate { seq kind }
-  ... on ChannelRemovedEvent { seq channelId kind reason }
-  ... on GroupJoinRequestReceivedEvent { seq groupId }
-  ... on GroupJoinRequestHandledEvent { seq groupId approved }
+  ... on UserUpdateEvent { seq }
+  ... on SessionRevokedEvent { sessionIds reason }
+  ... on ChannelAddedEvent { channelId kind }
+  ... on OtherUserUpdate { kind }
+  ... on ChannelRemovedEvent { channelId kind reason }
+  ... on GroupJoinRequestReceivedEvent { groupId }
+  ... on GroupJoinRequestHandledEvent { groupId approved }
   ... on ResyncRequiredEvent { reason }
 """
 _ids = itertools.count(1)
@@ -72,11 +77,11 @@ class SyncClient:
     sync_time: int = 0
     resyncs: int = 0
     live_applied: int = 0
+    live_seen: dict[str, int] = field(default_factory=dict)  # channel -> highest pts that arrived live
     _ws: Any = None
     _reader: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _update_fields: str | None = None
 
     def __post_init__(self) -> None:
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=30)
@@ -175,25 +180,21 @@ class SyncClient:
             )
             diff = data["syncGetDifference"]
             if diff["tooLong"]:
-                raise RuntimeError("gap too long: a real client re-fetches history here")
+                await self._reset_from_history(channel_id)
+                return
             for event in diff["events"]:
                 self._apply_channel_event(event)
             if diff["isFinal"]:
                 return
 
-    async def _user_update_fields(self) -> str:
-        """`seq` of every user-update type the server has (new kinds keep seq gapless)."""
-        if self._update_fields is None:
-            data = await self.gql('{ __type(name: "UserUpdate") { possibleTypes { name } } }')
-            names = [t["name"] for t in data["__type"]["possibleTypes"]]
-            self._update_fields = "__typename " + " ".join(f"... on {n} {{ seq }}" for n in names)
-        return self._update_fields
+    async def _reset_from_history(self, channel_id: str) -> None:
+        """The gap is over `messaging.max_difference` (docs/SYNC.md step 3)."""
+        raise RuntimeError("gap too long: a real client re-fetches history here")
 
     async def _fetch_updates(self) -> None:
-        fields = await self._user_update_fields()
         while True:
             data = await self.gql(
-                "query($s: Int!) { syncGetUpdates(input: {since: $s, limit: 100}) { updates { %s } seq hasMore } }" % fields,
+                "query($s: Int!) { syncGetUpdates(input: {since: $s, limit: 100}) { updates { %s } seq hasMore } }" % USER_UPDATE_FIELDS,
                 {"s": self.seq},
             )
             page = data["syncGetUpdates"]
@@ -240,8 +241,11 @@ class SyncClient:
             self.resyncs += 1
             await self.sync()
             return
+        if "pts" in event:
+            channel_id = event["channelId"]
+            self.live_seen[channel_id] = max(self.live_seen.get(channel_id, 0), event["pts"])
         async with self._lock:
-            if "channelId" in event and "pts" in event:
+            if "pts" in event:  # a ChannelEvent
                 local = self.channel_pts.get(event["channelId"], 0)
                 if event["pts"] <= local:
                     return  # already have it (sync got there first)
@@ -251,7 +255,7 @@ class SyncClient:
                     return
                 await self._fetch_difference(event["channelId"])  # a gap: heal it
                 return
-            if "seq" in event:
+            if "seq" in event:  # a UserUpdateEvent
                 if event["seq"] == self.seq + 1:
                     self.seq = event["seq"]
                 elif event["seq"] > self.seq + 1:

@@ -164,7 +164,7 @@ def test_a_secret_in_the_config_file_is_refused(tmp_path: Path, section: str, ke
         ("[http]\nws_port = 0\n", "http.ws_port: Input should be greater than or equal to 1"),
         ("http = 3\n", "http: Input should be a valid dictionary"),
         ('[[gateway.listeners]]\nprotocol = "udp"\n', "gateway.listeners[0].protocol: Input should be 'tcp'"),
-        ('[logging]\nlevel = "loud"\n', "logging.level: Input should be 'debug'"),
+        ('[logging]\nlevel = "loud"\n', "logging.level: Input should be 'trace'"),
         ("[file]\ndefault_source = 3\n", "file.default_source: 3 is not the id of a [[file.storage_sources]]"),
         ('[[file.storage_sources]]\nkind = "s3"\n', "file.storage_sources[0].bucket: required when kind is s3"),
         ('[security]\nrpc_per_user = "lots"\n', 'security.rpc_per_user: not a rate limit like "10/minute"'),

@@ -230,9 +230,10 @@ def test_push_ack_and_pong_are_accepted_silently() -> None:
 
 def test_pushes_go_out_only_on_a_ready_connection() -> None:
     session = Session(LIMITS, 0.0)
-    assert session.push({"event": {}}) == []
+    push = encode(FrameType.PUSH, {"event": {"__typename": "X"}})
+    assert session.push(push) == []
     session = ready_session()
-    assert sent(session.push({"event": {"__typename": "X"}})) == [Frame(FrameType.PUSH, {"event": {"__typename": "X"}})]
+    assert sent(session.push(push)) == [Frame(FrameType.PUSH, {"event": {"__typename": "X"}})]
 
 
 def test_the_client_saying_goodbye_closes_without_an_answer() -> None:
@@ -287,4 +288,22 @@ def test_a_connection_lost_mid_frame_counts_as_truncated() -> None:
     session.receive_data(frame(FrameType.PING, {})[:3], 0.0)
     session.connection_lost()
     assert errors == ["truncated"]
+    assert session.state is State.CLOSED
+
+
+def test_a_revoked_connection_answers_its_calls_in_flight_then_disconnects() -> None:
+    """A device revoking its own session (device/revoke_all) gets that call's answer first."""
+    session = ready_session()
+    session.receive_data(frame(FrameType.RPC, {"id": 1, "route": "device/revoke_all"}), 1.0)
+    assert session.disconnect("SESSION_REVOKED", "revoked") == []  # the call is still running
+    assert session.receive_data(frame(FrameType.RPC, {"id": 2, "route": "x"}), 1.5) == []  # nothing new starts
+    actions = session.rpc_finished(1, data={"count": 2})
+    assert [f.type for f in sent(actions)] == [FrameType.RPC_RESULT, FrameType.DISCONNECT]
+    assert sent(actions)[0].body == {"id": 1, "ok": True, "data": {"count": 2}}
+    assert closes(actions)[0].code == "SESSION_REVOKED" and session.state is State.CLOSED
+
+
+def test_a_connection_with_nothing_in_flight_is_disconnected_at_once() -> None:
+    session = ready_session()
+    assert closes(session.disconnect("SESSION_REVOKED", "kicked"))[0].code == "SESSION_REVOKED"
     assert session.state is State.CLOSED

@@ -38,6 +38,9 @@ EXPECTED: dict[Action, tuple[bool, bool, bool]] = {
     Action.DISMISS: (True, False, False),
     Action.MANAGE_QRCODE: (True, True, False),
     Action.REVOKE_OTHERS: (True, True, False),
+    Action.MENTION_ALL: (True, True, False),
+    Action.PIN: (True, True, False),
+    Action.SEE_READ_RECEIPTS: (True, True, False),
     Action.SEE_PROFILES: (True, True, False),
     Action.LEAVE: (False, True, True),
 }

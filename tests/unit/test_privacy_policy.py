@@ -7,18 +7,22 @@ import dataclasses
 import pytest
 
 from app.contacts.policy import (
+    NO_PROOFS,
     ApplyVerdict,
     Facts,
+    Proofs,
     admits,
     apply_verdict,
     may_add_to_group,
     may_find,
     may_message,
     may_see_presence,
+    search_proof_way,
     shows_read_receipts,
     source_admitted,
 )
 from app.contacts.rules import FriendSource
+from app.contacts.search_proofs import SearchProof
 from app.privacy.settings import DEFAULTS, Audience, FindVia, PrivacySettings
 
 A = Audience
@@ -80,24 +84,49 @@ def test_may_find(case: str, target: PrivacySettings, facts: Facts, via: FindVia
     assert may_find(target, facts, via) is expected, case
 
 
+# What the server knows beyond settings and facts (app/contacts/policy.py `Proofs`).
+BY_USERNAME = Proofs(found_via=FindVia.USERNAME)  # a search proof: found by username (or name)
+BY_PHONE = Proofs(found_via=FindVia.PHONE)
+BY_EMAIL = Proofs(found_via=FindVia.EMAIL)
+SHARED_GROUP = Proofs(shares_group=True)
+QR_TOKEN = Proofs(holds_qr_token=True)
+U = ApplyVerdict.UNPROVEN
+
+
 @pytest.mark.parametrize(
-    ("case", "target", "facts", "source", "expected"),
+    ("case", "target", "facts", "source", "proofs", "expected"),
     [
-        ("defaults need approval", DEFAULTS, STRANGER, FriendSource.SEARCH, ApplyVerdict.NEEDS_APPROVAL),
+        ("defaults need approval", DEFAULTS, STRANGER, FriendSource.SEARCH, BY_USERNAME, ApplyVerdict.NEEDS_APPROVAL),
         (
             "no approval: friends at once",
             settings(friend_approval=False),
             STRANGER,
             FriendSource.SEARCH,
+            BY_USERNAME,
             ApplyVerdict.BEFRIEND,
         ),
-        ("nobody may add", settings(add_friend=A.NOBODY), STRANGER, FriendSource.SEARCH, ApplyVerdict.REFUSED),
-        ("nobody may add, even fof", settings(add_friend=A.NOBODY), FOF, FriendSource.GROUP, ApplyVerdict.REFUSED),
+        (
+            "nobody may add",
+            settings(add_friend=A.NOBODY),
+            STRANGER,
+            FriendSource.SEARCH,
+            BY_USERNAME,
+            ApplyVerdict.REFUSED,
+        ),
+        (
+            "nobody may add, even fof",
+            settings(add_friend=A.NOBODY),
+            FOF,
+            FriendSource.GROUP,
+            SHARED_GROUP,
+            ApplyVerdict.REFUSED,
+        ),
         (
             "fof only: stranger",
             settings(add_friend=A.FRIENDS_OF_FRIENDS),
             STRANGER,
             FriendSource.SEARCH,
+            BY_USERNAME,
             ApplyVerdict.REFUSED,
         ),
         (
@@ -105,80 +134,157 @@ def test_may_find(case: str, target: PrivacySettings, facts: Facts, via: FindVia
             settings(add_friend=A.FRIENDS_OF_FRIENDS),
             FOF,
             FriendSource.SEARCH,
+            BY_USERNAME,
             ApplyVerdict.NEEDS_APPROVAL,
         ),
-        ("blocked by the target", DEFAULTS, BLOCKED_BY_TARGET, FriendSource.SEARCH, ApplyVerdict.REFUSED),
-        ("blocking the target", DEFAULTS, BLOCKING_TARGET, FriendSource.SEARCH, ApplyVerdict.REFUSED),
-        ("already friends", DEFAULTS, FRIEND, FriendSource.SEARCH, ApplyVerdict.REFUSED),
-        ("yourself", DEFAULTS, SELF, FriendSource.SEARCH, ApplyVerdict.REFUSED),
+        # Who blocked you hides from your searches: a proof made before the block proves nothing.
+        ("blocked by the target, searched", DEFAULTS, BLOCKED_BY_TARGET, FriendSource.SEARCH, BY_USERNAME, U),
+        (
+            "blocked by the target, in a group",
+            DEFAULTS,
+            BLOCKED_BY_TARGET,
+            FriendSource.GROUP,
+            SHARED_GROUP,
+            ApplyVerdict.REFUSED,
+        ),
+        ("blocking the target", DEFAULTS, BLOCKING_TARGET, FriendSource.SEARCH, BY_USERNAME, ApplyVerdict.REFUSED),
+        ("already friends", DEFAULTS, FRIEND, FriendSource.SEARCH, BY_USERNAME, ApplyVerdict.REFUSED),
+        ("yourself", DEFAULTS, SELF, FriendSource.SEARCH, BY_USERNAME, ApplyVerdict.REFUSED),
         (
             "blocked beats no-approval",
             settings(friend_approval=False),
             BLOCKED_BY_TARGET,
-            FriendSource.SEARCH,
+            FriendSource.GROUP,
+            SHARED_GROUP,
             ApplyVerdict.REFUSED,
         ),
+        # SEARCH: the search that found the target, by the way it found them, as the target allows now.
+        ("search source without a proof", DEFAULTS, STRANGER, FriendSource.SEARCH, NO_PROOFS, U),
         (
-            "phone source, phone hidden",
-            settings(find_by_phone=A.NOBODY),
+            "unproven says nothing of add-friend",
+            settings(add_friend=A.NOBODY),
             STRANGER,
-            FriendSource.PHONE,
-            ApplyVerdict.REFUSED,
+            FriendSource.SEARCH,
+            NO_PROOFS,
+            U,
         ),
         (
-            "search source, only phone open",
+            "search by phone, only phone open",
             settings(find_by_username=A.NOBODY, find_by_email=A.NOBODY),
             STRANGER,
             FriendSource.SEARCH,
+            BY_PHONE,
             ApplyVerdict.NEEDS_APPROVAL,
         ),
         (
-            "search source, all hidden",
+            "search by username, only phone open",
+            settings(find_by_username=A.NOBODY, find_by_email=A.NOBODY),
+            STRANGER,
+            FriendSource.SEARCH,
+            BY_USERNAME,
+            U,
+        ),
+        (
+            "search by email, email since for friends",
+            settings(find_by_email=A.FRIENDS),
+            STRANGER,
+            FriendSource.SEARCH,
+            BY_EMAIL,
+            U,
+        ),
+        (
+            "search by email, email for friends: fof",
+            settings(find_by_email=A.FRIENDS),
+            FOF,
+            FriendSource.SEARCH,
+            BY_EMAIL,
+            U,
+        ),
+        (
+            "search, all hidden",
             settings(find_by_username=A.NOBODY, find_by_email=A.NOBODY, find_by_phone=A.NOBODY),
             STRANGER,
             FriendSource.SEARCH,
-            ApplyVerdict.REFUSED,
+            BY_PHONE,
+            U,
         ),
+        # PHONE: a search by phone number, and the phone audience.
+        ("phone source, found by phone", DEFAULTS, STRANGER, FriendSource.PHONE, BY_PHONE, ApplyVerdict.NEEDS_APPROVAL),
+        ("phone source, found by username", DEFAULTS, STRANGER, FriendSource.PHONE, BY_USERNAME, U),
+        ("phone source without a proof", DEFAULTS, STRANGER, FriendSource.PHONE, NO_PROOFS, U),
+        ("phone source, phone hidden", settings(find_by_phone=A.NOBODY), STRANGER, FriendSource.PHONE, BY_PHONE, U),
+        ("card source without a card", DEFAULTS, STRANGER, FriendSource.CARD, NO_PROOFS, U),
+        ("card source with a search proof", DEFAULTS, STRANGER, FriendSource.CARD, BY_USERNAME, U),
         (
-            "qr source, qr hidden",
-            settings(find_by_qrcode=A.NOBODY),
-            STRANGER,
-            FriendSource.QRCODE,
-            ApplyVerdict.REFUSED,
-        ),
-        ("card source without a card", DEFAULTS, STRANGER, FriendSource.CARD, ApplyVerdict.REFUSED),
-        (
-            "group source (vouched by groups)",
+            "group source without a shared group",
             settings(find_by_username=A.NOBODY),
             STRANGER,
             FriendSource.GROUP,
+            NO_PROOFS,
+            U,
+        ),
+        (
+            "group source, sharing a group",
+            settings(find_by_username=A.NOBODY),
+            STRANGER,
+            FriendSource.GROUP,
+            SHARED_GROUP,
             ApplyVerdict.NEEDS_APPROVAL,
         ),
-        ("admin is not a client source", DEFAULTS, STRANGER, FriendSource.ADMIN, ApplyVerdict.REFUSED),
+        ("qr source without the code", DEFAULTS, STRANGER, FriendSource.QRCODE, NO_PROOFS, U),
+        ("qr source with the code", DEFAULTS, STRANGER, FriendSource.QRCODE, QR_TOKEN, ApplyVerdict.NEEDS_APPROVAL),
+        ("qr source, qr hidden", settings(find_by_qrcode=A.NOBODY), STRANGER, FriendSource.QRCODE, QR_TOKEN, U),
+        ("admin is not a client source", DEFAULTS, STRANGER, FriendSource.ADMIN, BY_USERNAME, U),
         (
             "no source given: privacy only",
             settings(find_by_username=A.NOBODY),
             STRANGER,
             None,
+            NO_PROOFS,
             ApplyVerdict.NEEDS_APPROVAL,
         ),
     ],
 )
 def test_apply_verdict(
-    case: str, target: PrivacySettings, facts: Facts, source: FriendSource | None, expected: ApplyVerdict
+    case: str,
+    target: PrivacySettings,
+    facts: Facts,
+    source: FriendSource | None,
+    proofs: Proofs,
+    expected: ApplyVerdict,
 ) -> None:
-    assert apply_verdict(target, facts, source) is expected, case
+    assert apply_verdict(target, facts, source, proofs) is expected, case
+
+
+PROOF = SearchProof(searcher_id=7, target_id=9, via=FindVia.EMAIL, expires_at=1_000)
+
+
+@pytest.mark.parametrize(
+    ("case", "proof", "actor", "target", "now", "expected"),
+    [
+        ("the searcher's own, for its target, in time", PROOF, 7, 9, 999, FindVia.EMAIL),
+        ("no proof", None, 7, 9, 999, None),
+        ("another searcher's proof", PROOF, 8, 9, 999, None),
+        ("a proof about another user", PROOF, 7, 10, 999, None),
+        ("the searcher's proof, ids swapped", PROOF, 9, 7, 999, None),
+        ("expired at its expiry", PROOF, 7, 9, 1_000, None),
+        ("expired", PROOF, 7, 9, 5_000, None),
+    ],
+)
+def test_search_proof_way(
+    case: str, proof: SearchProof | None, actor: int, target: int, now: int, expected: FindVia | None
+) -> None:
+    assert search_proof_way(proof, actor_id=actor, target_id=target, now=now) is expected, case
 
 
 def test_a_shared_card_opens_the_card_source_even_when_hidden() -> None:
     hidden = settings(
         find_by_username=A.NOBODY, find_by_phone=A.NOBODY, find_by_email=A.NOBODY, find_by_qrcode=A.NOBODY
     )
-    assert source_admitted(hidden, STRANGER, FriendSource.CARD, has_card=True)
-    assert apply_verdict(hidden, STRANGER, FriendSource.CARD, has_card=True) is ApplyVerdict.NEEDS_APPROVAL
-    assert (
-        apply_verdict(settings(add_friend=A.NOBODY), STRANGER, FriendSource.CARD, has_card=True) is ApplyVerdict.REFUSED
-    )
+    card = Proofs(has_card=True)
+    assert source_admitted(hidden, STRANGER, FriendSource.CARD, card)
+    assert apply_verdict(hidden, STRANGER, FriendSource.CARD, card) is ApplyVerdict.NEEDS_APPROVAL
+    assert apply_verdict(settings(add_friend=A.NOBODY), STRANGER, FriendSource.CARD, card) is ApplyVerdict.REFUSED
 
 
 @pytest.mark.parametrize(

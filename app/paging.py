@@ -1,4 +1,4 @@
-"""Page limits and opaque keyset cursors shared by the social lists."""
+"""Page limits and opaque keyset cursors: the one paging helper every list uses."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Files: uploads (tus, PUT, multipart), storage sources, validation, access, lifecycle."""

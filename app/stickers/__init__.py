@@ -1,0 +1,1 @@
+"""Sticker packs: administered packs, users' collections, sticker messages."""
