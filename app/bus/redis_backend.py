@@ -14,11 +14,15 @@ every 0.25 s) and re-subscribes everything, also what was subscribed meanwhile.
 What other processes published during the outage is lost: bus messages are hints,
 clients heal through sync (every event carries a pts or seq).
 
-Publishing to Redis is coalesced: every publish made while the previous batch is on the
-wire goes out in the next one, as one pipeline (one write, one round trip). Each caller
-still waits until Redis has answered for its own message; under load a batch carries
-many messages and redis-py's per-command cost (~100 us of CPU for a lone PUBLISH, ~15 us
-pipelined) is paid once per batch.
+Publishing to Redis is coalesced and does not wait for Redis: a publish hands the message
+to this process's subscribers, queues it for Redis and returns (a sender is answered after
+its commit, not after a Redis round trip more). One publisher task sends what is queued,
+one pipeline per batch (one write, one round trip): every publish made while a batch is on
+the wire goes out in the next one, in publishing order. Under load a batch carries many
+messages and redis-py's per-command cost (~100 us of CPU for a lone PUBLISH, ~15 us
+pipelined) is paid once per batch. Past MAX_UNSENT queued messages (Redis slow, not down)
+publishers wait for the queue to drain: memory stays bounded. `flush()` waits until what
+was published so far has gone out (or Redis was found down).
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from typing import Any
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 
-from app.redis_client import UNREACHABLE, RedisConnectionError, redis_client
+from app.redis_client import UNREACHABLE, redis_client
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 0.25  # how soon after a failure Redis is tried again (publish and reader)
+MAX_UNSENT = 10_000  # messages queued for Redis past which publishers wait
 
 
 class RedisPubSubBackend(BroadcastBackend):
@@ -53,7 +58,7 @@ class RedisPubSubBackend(BroadcastBackend):
         # "<pid>.<random>|": unique per process, never the start of a JSON message.
         self._origin = f"{os.getpid()}.{uuid.uuid4().hex[:8]}|".encode()
         self._down_since: float | None = None
-        self._outgoing: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._outgoing: list[tuple[str, bytes]] = []
         self._publisher: asyncio.Task[None] | None = None
 
     @property
@@ -100,32 +105,35 @@ class RedisPubSubBackend(BroadcastBackend):
         self._queue.put_nowait(Event(channel=channel, message=message))
         if self._down_since is not None:
             return  # known down: the reader notices when it is back (within RETRY_SECONDS)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         body = message if isinstance(message, bytes) else str(message).encode()
-        self._outgoing.append((channel, self._origin + body, done))
+        self._outgoing.append((channel, self._origin + body))
         if self._publisher is None or self._publisher.done():
             self._publisher = asyncio.create_task(self._publish_batches(), name="redis-publisher")
-        try:
-            await done
-        except UNREACHABLE as exc:
-            self._went_down(exc)
+        if len(self._outgoing) > MAX_UNSENT:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until everything published so far has been sent to Redis, or dropped
+        because Redis is down. A cancelled caller does not cancel the publisher."""
+        if self._publisher is not None and not self._publisher.done():
+            await asyncio.wait({self._publisher})
 
     async def _publish_batches(self) -> None:
         """Send what is waiting, one pipeline per batch, until nothing is left."""
-        while self._outgoing:
+        while self._outgoing and self._down_since is None:
             batch, self._outgoing = self._outgoing, []
             try:
                 async with self._conn.pipeline(transaction=False) as pipe:
-                    for channel, message, _ in batch:
+                    for channel, message in batch:
                         pipe.publish(channel, message)
                     await pipe.execute()
-            except Exception as error:  # every caller of the batch gets it
-                _settle(batch, error)
-                continue
-            except asyncio.CancelledError:
-                _settle(batch, RedisConnectionError("the event bus is shutting down"))
-                raise
-            _settle(batch, None)
+            except UNREACHABLE as exc:
+                # Other processes miss these (they heal through sync, like everything
+                # published while Redis is down); this process's subscribers have them.
+                self._went_down(exc)
+                self._outgoing.clear()
+            except Exception:
+                log.exception("publishing %d bus messages to Redis failed", len(batch))
 
     async def next_published(self) -> Event:
         return await self._queue.get()
@@ -182,13 +190,3 @@ class RedisPubSubBackend(BroadcastBackend):
         # broadcaster hands the message through untouched: ours are bytes (app/fastjson.py).
         name = channel.decode() if isinstance(channel, bytes) else channel
         self._queue.put_nowait(Event(channel=name, message=data))  # type: ignore[arg-type]
-
-
-def _settle(batch: list[tuple[str, bytes, asyncio.Future[None]]], error: Exception | None) -> None:
-    for _, _, done in batch:
-        if done.done():
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)

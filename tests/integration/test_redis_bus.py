@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import uuid
 
 import pytest
 
+from app.bus import redis_backend
 from app.bus.redis_backend import RedisPubSubBackend
 from tests.support import backends
+from tests.support.faults import TcpProxy
 
 pytestmark = pytest.mark.skipif(not backends.IS_POSTGRES, reason="needs Redis (PRIVCHAT_TEST_BACKEND=postgres)")
 
@@ -54,9 +57,37 @@ async def test_every_waiting_caller_is_answered_when_redis_is_unreachable() -> N
     results = await asyncio.wait_for(
         asyncio.gather(*(backend.publish("c", str(i).encode()) for i in range(10)), return_exceptions=True), 30
     )
-    assert results == [None] * 10
+    assert results == [None] * 10  # answered at once: a publish does not wait for Redis
+    await asyncio.wait_for(backend.flush(), 30)  # the publisher tried, and found Redis down
     assert not backend.connected
     await asyncio.wait_for(backend.publish("c", b"10"), 0.05)
     local = [(await asyncio.wait_for(backend.next_published(), 1)).message for _ in range(11)]
     assert local == [str(i).encode() for i in range(11)]
     await backend.disconnect()
+
+
+async def test_publishers_wait_once_too_much_is_queued_for_a_stalled_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A publish does not wait for Redis, but memory stays bounded: past MAX_UNSENT queued
+    messages a publisher waits until the queue has gone out (or Redis is found down)."""
+    monkeypatch.setattr(redis_backend, "MAX_UNSENT", 3)
+    proxy = TcpProxy("127.0.0.1", 6379).start()
+    backend = RedisPubSubBackend(f"redis://127.0.0.1:{proxy.port}/0")
+    try:
+        await backend.connect()
+        proxy.freeze()  # Redis stops answering; no reset, no close: a stall
+        started = time.monotonic()
+        for i in range(3):
+            await backend.publish("c", str(i).encode())
+        assert time.monotonic() - started < 0.5  # queued, not sent yet: nobody waited
+        # The fourth is one too many: it waits until the stalled batch ends (Redis found
+        # down after its socket timeout). Awaited directly: a task of its own would let the
+        # publisher take the first three off the queue first.
+        await backend.publish("c", b"3")
+        assert time.monotonic() - started >= 1.0
+        assert not backend.connected
+        local = [(await asyncio.wait_for(backend.next_published(), 1)).message for _ in range(4)]
+        assert local == [b"0", b"1", b"2", b"3"]  # this process's subscribers have all of them
+    finally:
+        proxy.thaw()
+        await backend.disconnect()
+        proxy.close()
