@@ -97,7 +97,8 @@ async def account_profile_get(ctx: RequestContext) -> AccountProfileGetPayload:
 
 async def account_profile_update(ctx: RequestContext, input: AccountProfileUpdateInput) -> AccountProfileUpdatePayload:
     """Change profile fields; omitted fields stay as they are, an empty string clears one.
-    Friends, members of shared groups and your other devices get a UserProfileChangedEvent."""
+    Friends, direct-chat peers, members of shared groups and your other devices get a
+    UserProfileChangedEvent."""
     user = await ctx.services.accounts.update_profile(
         ctx.principal,
         ProfileChanges(

@@ -1,11 +1,12 @@
 """Telling the people who see a user's profile that it changed.
 
 When a user's name, photo or bio changes (by the user, or by an administrator), each
-friend and each member of an active group they share gets a `profile_changed` user
-update, and so do the user's own devices. What a recipient gets is what they may see on a
+friend, the peer of each direct chat and each member of an active group they share gets a
+`profile_changed` user update, and so do the user's own devices. What a recipient gets is what they may see on a
 profile read: everyone sees the name and the photo; the full card (username, bio) goes to
 friends, to the user, and to co-members of a group that shows them profiles (the group
-rule `sees_profiles`, which the member list asks too). A recipient for whom nothing
+rule `sees_profiles`, which the member list asks too); a direct-chat peer who is not a
+friend sees the name and the photo only. A recipient for whom nothing
 visible changed gets nothing.
 
 The whole fan-out is three statements whatever the number of recipients: one reads the

@@ -393,11 +393,15 @@ async def share_active_group(session: AsyncSession, a: int, b: int) -> bool:
 
 async def profile_audience(session: AsyncSession, user_id: int) -> list[tuple[int, str | None, bool]]:
     """Everyone who sees `user_id`'s profile, in one statement: each friend once as
-    (friend id, None, True), and each co-member of an active group once per shared group
-    as (member id, their role there, whether that group shows members' profiles). A user
-    may appear several times; `user_id` itself does not."""
+    (friend id, None, True), each co-member of an active group once per shared group
+    as (member id, their role there, whether that group shows members' profiles), and the
+    peer of each direct chat as (peer id, "member", False): a stranger one chats with sees
+    the name and the photo, as on a profile read. A user may appear several times;
+    `user_id` itself does not."""
     mine = aliased(ChannelMember)
     theirs = aliased(ChannelMember)
+    peer_mine = aliased(ChannelMember)
+    peer = aliased(ChannelMember)
     query: CompoundSelect[Any] = union_all(
         select(
             col(Friendship.friend_id).label("viewer"), null().label("role"), literal(True).label("see_profiles")
@@ -418,6 +422,16 @@ async def profile_audience(session: AsyncSession, user_id: int) -> list[tuple[in
             col(theirs.left_at).is_(None),
             col(theirs.user_id) != user_id,
             col(Channel.kind) == "group",
+            col(Channel.deleted_at).is_(None),
+        ),
+        select(col(peer.user_id).label("viewer"), literal("member").label("role"), literal(False).label("see_profiles"))
+        .select_from(peer_mine)
+        .join(peer, col(peer.channel_id) == col(peer_mine.channel_id))
+        .join(Channel, col(Channel.id) == col(peer_mine.channel_id))
+        .where(
+            col(peer_mine.user_id) == user_id,
+            col(peer.user_id) != user_id,
+            col(Channel.kind) == "direct",
             col(Channel.deleted_at).is_(None),
         ),
     )

@@ -98,6 +98,23 @@ async def test_a_group_that_hides_profiles_shows_its_members_only_the_name_and_p
     assert (await profile_updates(services, owner))[-1]["profile"]["bio"] == "new bio"
 
 
+async def test_a_stranger_in_a_direct_chat_is_told_the_name_and_photo_only(services: Services) -> None:
+    ann, stranger, friend, nobody = [await factories.account(services, n) for n in ("ann", "str", "frd", "nob")]
+    await factories.direct_channel(services, stranger, ann)  # a chat, no friendship
+    await befriend(services, ann, friend)
+    await factories.direct_channel(services, friend, ann)  # a friend with a chat: told once, the full card
+    await rename(services, ann, "Ann C")
+    assert await profile_updates(services, stranger) == [{"userId": ann.user_id, "displayName": "Ann C", "avatarFileId": None}]
+    (to_friend,) = await profile_updates(services, friend)
+    assert to_friend["profile"]["username"] == "ann"
+    assert await profile_updates(services, nobody) == []
+    # A new bio is not the stranger's to see: not told at all.
+    before = await heads(services, stranger)
+    await services.accounts.update_profile(ann.principal, ProfileChanges(bio="only friends"))
+    assert await heads(services, stranger) == before
+    assert (await profile_updates(services, friend))[-1]["profile"]["bio"] == "only friends"
+
+
 async def test_a_change_nobody_else_can_see_sends_nothing(services: Services) -> None:
     ann, bob = await factories.account(services, "ann"), await factories.account(services, "bob")
     await befriend(services, ann, bob)
