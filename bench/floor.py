@@ -9,7 +9,9 @@ Sequential calls with a short pause between them (an idle server, as at low load
    commit: an acknowledged message must be durable, so `synchronous_commit` stays on);
 3. the two statements of a send on the driver: the session check and the send function,
    one row each, as the server sends them when nothing else is in flight;
-4. a real server: a native `message/send` answered, and its PUSH at the receiver.
+4. a real server: a native `message/send` answered, and its PUSH at the receiver; a
+   GraphQL `messageSend` over HTTP/1.1 keep-alive answered, and its `next` at a receiver's
+   graphql-transport-ws subscription.
 
 What a send cannot go below is (2)'s commit plus (3); (4) minus (3) is the server's own part.
 """
@@ -26,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import websockets
 
 from bench.common import Accounts, percentile, running_server
 from tests.support import backends
 from tests.support.backends import DatabaseFactory
+from tests.support.server import ServerProcess
 
 CALLS = 200
 PAUSE_S = 0.005
@@ -139,6 +143,40 @@ async def server(rows: list[tuple[str, float, float]]) -> None:
         rows.append(("  - of which the PUSH at the receiver", percentile(pushed, 0.5), percentile(pushed, 0.9)))
         await sender.close()
         await receiver.close()
+        await graphql_send(srv, sender_token, receiver_token, channel, rows)
+
+
+async def graphql_send(
+    srv: ServerProcess, sender_token: str, receiver_token: str, channel: str, rows: list[tuple[str, float, float]]
+) -> None:
+    from bench.core import SEND, SUB, HttpConnection
+
+    http = await HttpConnection.open(srv.ws_port, sender_token)
+    async with websockets.connect(srv.ws_url, subprotocols=["graphql-transport-ws"], max_size=None) as ws:
+        auth = {"authorization": f"Bearer {receiver_token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": auth}))
+        await ws.recv()
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUB}}))
+        answered: list[float] = []
+        received: list[float] = []
+
+        async def send() -> None:
+            start = time.perf_counter()
+            text = uuid.uuid4().hex
+            await http.post({"query": SEND, "variables": {"c": channel, "id": uuid.uuid4().hex, "t": text}})
+            answered.append((time.perf_counter() - start) * 1000)
+            while True:
+                item = json.loads(await ws.recv())
+                event = (item.get("payload") or {}).get("data", {}).get("events") or {}
+                if ((event.get("message") or {}).get("content") or {}).get("text") == text:
+                    break
+            received.append((time.perf_counter() - start) * 1000)
+
+        await timed("server: GraphQL send, answered + received", send, rows)
+        del answered[:10], received[:10]
+        rows.append(("  - of which the answer", percentile(answered, 0.5), percentile(answered, 0.9)))
+        rows.append(("  - of which `next` at the receiver", percentile(received, 0.5), percentile(received, 0.9)))
+    http.close()
 
 
 async def main() -> None:
