@@ -2,7 +2,8 @@
 // interpreting the text as HTML.
 import { html } from "./lib.js";
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+// The locale's own short time: "00:10" in en-GB, "12:10 AM" in en-US (hour "numeric" gave "0:10").
+const timeFmt = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 const dayFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
 
