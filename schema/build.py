@@ -21,7 +21,6 @@ from graphql import (
 )
 from graphql.utilities.validate_input_value import validate_input_value
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import create_type
 from strawberry.types.base import has_object_definition
@@ -31,12 +30,12 @@ from app.context import RequestContext
 from app.errors import AppError, ErrorCode
 from app.ops import Kind, Operation, Registry
 from schema.common import SCALAR_MAP
+from schema.documents import DocumentCache
 from schema.errors import to_graphql_error
 from schema.fanout import Fanout, SchemaExecutor, current_delivery
 from schema.guards import Guards, RequestGuards
 from schema.inputs import InputConverters
 from schema.limits import limits_rule
-from schema.parser_cache import ParserCache
 
 log = logging.getLogger(__name__)
 
@@ -157,15 +156,12 @@ def build_schema(registry: Registry, http: HttpSettings) -> strawberry.Schema:
         rules=tuple(rules),
         hide_suggestions=not http.introspection,
         ops_by_field=ops_by_field,
+        # Clients send the same few documents over and over: parse and validate each once.
+        documents=DocumentCache(size=512, max_tokens=http.max_tokens),
     )
     # Factories, so each request gets fresh extension instances (strawberry's rule); what
     # they enforce is made once, above.
-    extensions: list[Any] = [
-        lambda: RequestGuards(guards),
-        # Clients send the same few documents over and over: parse and validate each once.
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-    ]
+    extensions: list[Any] = [lambda: RequestGuards(guards)]
     return Schema(
         query=create_type("Query", by_kind[Kind.QUERY]),
         mutation=create_type("Mutation", by_kind[Kind.MUTATION]) if by_kind[Kind.MUTATION] else None,

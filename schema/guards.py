@@ -1,5 +1,5 @@
 """The request's guards in one extension: token limit, validation rules, the lone
-operation rule, bulky-input precheck and error codes.
+operation rule, the document cache, bulky-input precheck and error codes.
 
 strawberry makes every schema extension anew for each request and dispatches each hook
 through every extension; five small extensions were five objects and ~25 hook lookups per
@@ -17,6 +17,7 @@ from strawberry.extensions import SchemaExtension
 
 from app.errors import AppError
 from app.ops import EARLY_AUTH_VALUES, Operation, input_size
+from schema.documents import DocumentCache
 from schema.errors import Phase, annotate_all, to_graphql_error
 from schema.operation_name import LoneOperationRule
 from schema.precheck import root_operations
@@ -30,6 +31,7 @@ class Guards:
     rules: tuple[Any, ...]
     hide_suggestions: bool
     ops_by_field: Mapping[str, Operation]
+    documents: DocumentCache  # parsed and validated documents, by text (schema/documents.py)
 
 
 class RequestGuards(SchemaExtension):
@@ -51,14 +53,22 @@ class RequestGuards(SchemaExtension):
         annotate_all(getattr(ctx.result, "errors", None), Phase.EXECUTION, self.guards.hide_suggestions)
 
     def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.graphql_document is None and ctx.query:
+            ctx.graphql_document = self.guards.documents.document(ctx.query)
         yield
-        annotate_all(self.execution_context.pre_execution_errors, Phase.PARSE, self.guards.hide_suggestions)
+        annotate_all(ctx.pre_execution_errors, Phase.PARSE, self.guards.hide_suggestions)
 
     def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        text, lone = ctx.query, ctx._provided_operation_name is None
+        cached = self.guards.documents.errors(text, lone) if text else None
+        if cached is not None:
+            ctx.pre_execution_errors = cached  # strawberry validates only when this is None
         yield
-        annotate_all(
-            self.execution_context.pre_execution_errors, Phase.VALIDATION, self.guards.hide_suggestions
-        )
+        if cached is None and text and ctx.pre_execution_errors is not None:
+            self.guards.documents.keep_errors(text, lone, ctx.pre_execution_errors)
+        annotate_all(ctx.pre_execution_errors, Phase.VALIDATION, self.guards.hide_suggestions)
 
     async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
