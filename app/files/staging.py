@@ -5,8 +5,9 @@ a connection dropped counts and the client resumes from there. One writer at a t
 upload, across processes too: an exclusive `flock` on the part file, taken without
 waiting (a concurrent PATCH is refused, not queued). Bytes are hashed as they arrive;
 the running hash is kept in memory while it is known to cover the whole file, so a file
-sent in one go is never read twice. Chunks are written and hashed in 1 MiB blocks in a
-worker thread, while the next block is received (`_BlockWriter`).
+sent in one go is never read twice. Chunks are gathered in 1 MiB blocks; a block is
+written in one worker thread and hashed in another, while the next block is received
+(`_BlockWriter`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+
+log = logging.getLogger(__name__)
 
 WRITE_BUFFER = 1024 * 1024
 HASH_CHUNK = 1024 * 1024
@@ -88,11 +92,11 @@ class Staging:
         request, when the upload would grow beyond `length`. A dropped connection keeps
         what was written.
 
-        The chunks are gathered into blocks of WRITE_BUFFER bytes; a block is written and
-        hashed in a worker thread while the next one is received (at most one block in
-        the thread and one filling: 2 x WRITE_BUFFER per upload), so the disk and the
-        hash never hold the socket up, and the thread is handed one block per MiB, not
-        one chunk."""
+        The chunks are gathered into blocks of WRITE_BUFFER bytes; a block is written in
+        one worker thread and hashed in another while the next one is received (at most
+        one block in the threads and one filling: 2 x WRITE_BUFFER per upload), so the
+        disk and the hash never hold the socket up, and the threads are handed one block
+        per MiB, not one chunk."""
         with self._locked(file_id) as fd:
             current = os.fstat(fd).st_size
             if current != offset:
@@ -160,9 +164,11 @@ class Staging:
 
 
 class _BlockWriter:
-    """Chunks to one open file in WRITE_BUFFER blocks, each written (pwritev: the chunks go
-    to the kernel as they came, with no join of ours) and hashed in a worker thread while
-    the next block fills. Blocks are written in order, one at a time."""
+    """Chunks to one open file in WRITE_BUFFER blocks. Each block is written (pwritev: the
+    chunks go to the kernel as they came, with no join of ours) in one worker thread and
+    hashed in another at the same time (both release the GIL), while the next block
+    fills: a block costs the longer of the two, not their sum. Blocks are written, and
+    hashed, in order, one at a time."""
 
     def __init__(self, fd: int, offset: int, hasher: Any) -> None:
         self.fd = fd
@@ -171,7 +177,7 @@ class _BlockWriter:
         self.failed: BaseException | None = None
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._flushing: asyncio.Future[int] | None = None
+        self._flushing: asyncio.Future[list[Any]] | None = None
 
     async def add(self, chunk: bytes) -> None:
         if not chunk:
@@ -179,7 +185,7 @@ class _BlockWriter:
         self._pending.append(chunk)
         self._pending_size += len(chunk)
         if self._pending_size >= WRITE_BUFFER:
-            await self._settle()  # the previous block is written: at most one in the thread
+            await self._settle()  # the previous block is written: at most one in the threads
             self._start()
 
     async def discard(self) -> None:
@@ -189,7 +195,7 @@ class _BlockWriter:
         await self._settle()
 
     async def close(self) -> None:
-        """Write the rest and wait for the thread. Raises the first write error (also
+        """Write the rest and wait for the threads. Raises the first write error (also
         kept in `failed`)."""
         try:
             await self._settle()
@@ -202,23 +208,36 @@ class _BlockWriter:
     def _start(self) -> None:
         parts, at, hasher = self._pending, self.written, self.hasher
         self._pending, self._pending_size = [], 0
-        self._flushing = asyncio.ensure_future(anyio.to_thread.run_sync(_write_block, self.fd, parts, at, hasher))
+        work: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(anyio.to_thread.run_sync(_write_block, self.fd, parts, at))
+        ]
+        if hasher is not None:
+            work.append(asyncio.ensure_future(anyio.to_thread.run_sync(_hash_block, hasher, parts)))
+        # Both are waited for, whichever fails: the file stays open until the write is over.
+        self._flushing = asyncio.gather(*work, return_exceptions=True)
 
     async def _settle(self) -> None:
         flushing, self._flushing = self._flushing, None
         if flushing is None:
             return
         try:
-            self.written += await _unstoppable(flushing)
+            written, *hashed = await _unstoppable(flushing)
+            if isinstance(written, BaseException):
+                raise written
         except BaseException as exc:
             # A failed write (or a cancelled request): nothing more is written, and the
             # running hash no longer matches what is known to be in the file.
             self.failed = self.failed or exc
             self.hasher = None
             raise
+        self.written += written
+        if hashed and isinstance(hashed[0], BaseException):
+            # The bytes are in the file, not in the hash: publishing reads the file instead.
+            log.warning("hashing an upload block failed", exc_info=hashed[0])
+            self.hasher = None
 
 
-async def _unstoppable(future: asyncio.Future[int]) -> int:
+async def _unstoppable(future: asyncio.Future[Any]) -> Any:
     """The result of a thread's work, waited for even when the caller is cancelled (a thread
     cannot be stopped, and the file it writes must not be closed under it); the
     cancellation is raised once the work is over."""
@@ -236,8 +255,8 @@ async def _unstoppable(future: asyncio.Future[int]) -> int:
         return result
 
 
-def _write_block(fd: int, parts: list[bytes], at: int, hasher: Any) -> int:
-    """One block at `at`, then into the running hash (both release the GIL); its size."""
+def _write_block(fd: int, parts: list[bytes], at: int) -> int:
+    """One block at `at` (pwritev releases the GIL); its size."""
     total = sum(len(p) for p in parts)
     done = os.pwritev(fd, parts, at)
     if done < total:  # a short write (rare on regular files): finish it plainly
@@ -245,10 +264,13 @@ def _write_block(fd: int, parts: list[bytes], at: int, hasher: Any) -> int:
         while rest:
             n = os.pwrite(fd, rest, at + done)
             done, rest = done + n, rest[n:]
-    if hasher is not None:
-        for part in parts:
-            hasher.update(part)
     return total
+
+
+def _hash_block(hasher: Any, parts: list[bytes]) -> None:
+    """One block into the running hash (hashlib releases the GIL for each part)."""
+    for part in parts:
+        hasher.update(part)
 
 
 class OffsetMismatch(Exception):
