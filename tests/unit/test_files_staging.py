@@ -1,5 +1,5 @@
-"""Staging.append: chunks written and hashed in 1 MiB blocks (in two worker threads at
-once) while the next block is received; what a dropped, refused or cancelled request leaves behind."""
+"""Staging.append: chunks written and hashed in 1 MiB blocks in a worker thread while the
+next block is received; what a dropped, refused or cancelled request leaves behind."""
 
 from __future__ import annotations
 
@@ -80,10 +80,10 @@ async def test_a_cancelled_request_waits_for_the_thread_before_closing_the_file(
     finished: list[int] = []
     write_block = staging_module._write_block
 
-    def slow_block(fd: int, parts: list[bytes], at: int) -> int:
+    def slow_block(fd: int, parts: list[bytes], at: int, hasher: object) -> int:
         loop.call_soon_threadsafe(writing.set)
         time.sleep(0.2)  # still writing when the request is cancelled
-        done = write_block(fd, parts, at)
+        done = write_block(fd, parts, at, hasher)
         finished.append(done)
         return done
 
