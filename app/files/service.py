@@ -304,7 +304,7 @@ class FileService:
             raise not_found("upload") from None
         if new_offset < size:
             return UploadState(record, new_offset)
-        return UploadState(await self._finalize(record.id), size)
+        return UploadState(await self._finalize(record.id, pending=record), size)
 
     async def tus_terminate(self, key: str) -> None:
         grant = self.tokens.check(UPLOAD_KEY, key)
@@ -415,10 +415,15 @@ class FileService:
         """Publish an upload whose bytes are all in (the sweeper's retry after an outage)."""
         return await self._finalize(file_id)
 
-    async def _finalize(self, file_id: str) -> StoredFile:
+    async def _finalize(self, file_id: str, *, pending: StoredFile | None = None) -> StoredFile:
+        """`pending`: the upload's record as the request that wrote its last byte read it
+        (pending then, before it took the upload's lock): it is not read again. Whatever
+        happened to the upload since (published or refused by another request that then
+        died before removing the staged bytes, or swept away) is found by the
+        publishing transaction, which only updates a record still pending."""
         try:
             with self.staging.exclusive(file_id):
-                return await self._finalize_locked(file_id)
+                return await self._finalize_locked(file_id, pending)
         except UploadGone:
             async with self.db.read() as session:
                 record = await store.get_file(session, file_id)
@@ -428,9 +433,21 @@ class FileService:
         except UploadBusy:
             raise AppError(ErrorCode.CONFLICT, "the upload is being published; ask again shortly", busy=True) from None
 
-    async def _finalize_locked(self, file_id: str) -> StoredFile:
+    async def _settled(self, file_id: str) -> StoredFile:
+        """The upload's record when it is no longer pending: published, or an error."""
         async with self.db.read() as session:
             record = await store.get_file(session, file_id)
+        if record is not None and record.status == "ready":
+            return record
+        if record is not None and record.status == "failed":
+            raise bad_input(f"the upload was refused: {record.error}", fileId=file_id)
+        raise not_found("upload")
+
+    async def _finalize_locked(self, file_id: str, pending: StoredFile | None) -> StoredFile:
+        record = pending
+        if record is None:
+            async with self.db.read() as session:
+                record = await store.get_file(session, file_id)
         if record is None:
             raise not_found("upload")
         if record.status == "ready":
@@ -448,13 +465,18 @@ class FileService:
                 raise media.MediaError("the bytes do not match the declared sha256")
             facts = await anyio.to_thread.run_sync(self._examine, record, staged, clean, thumb)
         except media.MediaError as exc:
-            await self._refuse(record, str(exc))
+            if not await self._refuse(record, str(exc)):
+                return await self._settled(file_id)
             raise bad_input(f"the upload was refused: {exc}", fileId=file_id) from None
         final = clean if facts.stripped else staged
         final_sha, final_size = await hash_file(clean) if facts.stripped else (received_sha, size)
         source = self.sources[record.source_id]
         try:
             published = await self._publish(record, source, final, final_sha, final_size, facts, thumb)
+        except _NotPending:
+            # Settled by another request that died before removing the staged bytes.
+            await self.staging.remove(file_id)
+            return await self._settled(file_id)
         except StorageUnavailable as exc:
             log.warning("publishing upload %s failed: %s", file_id, exc)
             raise AppError(
@@ -496,14 +518,16 @@ class FileService:
             thumbnail=(preview.width, preview.height),
         )
 
-    async def _refuse(self, record: StoredFile, reason: str) -> None:
+    async def _refuse(self, record: StoredFile, reason: str) -> bool:
+        """Mark the upload failed and drop its bytes; False when it was no longer pending."""
         async with self.db.transaction() as tx:
-            await store.update_file(
+            refused = await store.settle_pending_file(
                 tx.session,
                 record.id,
                 {"status": "failed", "error": reason[:256], "expires_at": now_ms() + FAILED_KEPT_MS},
             )
         await self.staging.remove(record.id)
+        return refused
 
     async def _publish(
         self,
@@ -566,7 +590,8 @@ class FileService:
                         )
                         await store.insert_file(s, thumb_record)
                         values["thumbnail_id"] = thumb_record.id
-                    await store.update_file(s, record.id, values)
+                    if not await store.settle_pending_file(s, record.id, values):
+                        raise _NotPending()
                     # The published record as stored (built here: no read-back round trip).
                     ready = StoredFile.model_validate({**record.model_dump(), **values})
             except _BlobVanished:
@@ -693,6 +718,10 @@ class _Placement:
 
 class _BlobVanished(Exception):
     """A blob found before the transaction was deleted by the sweeper meanwhile."""
+
+
+class _NotPending(Exception):
+    """The upload was published, refused or removed while this request examined it."""
 
 
 def _thumb_name(name: str) -> str:

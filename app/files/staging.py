@@ -5,8 +5,9 @@ a connection dropped counts and the client resumes from there. One writer at a t
 upload, across processes too: an exclusive `flock` on the part file, taken without
 waiting (a concurrent PATCH is refused, not queued). Bytes are hashed as they arrive;
 the running hash is kept in memory while it is known to cover the whole file, so a file
-sent in one go is never read twice. Chunks are written and hashed in 1 MiB blocks in a
-worker thread, while the next block is received (`_BlockWriter`).
+sent in one go is never read twice. Chunks are gathered in 1 MiB blocks; a block is
+written by a worker thread and hashed by another at the same time, while the next block
+is received (`_BlockWriter`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import fcntl
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
+from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,11 @@ import anyio
 
 WRITE_BUFFER = 1024 * 1024
 HASH_CHUNK = 1024 * 1024
+# Threads that hash blocks while the worker threads write them (hashing is CPU work: more
+# threads than cores would not hash faster). A block waits for its hash before its
+# writer returns, so at most one block per upload is being hashed.
+HASH_THREADS = max(2, min(4, os.cpu_count() or 2))
+_hashing = futures.ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="upload-hash")
 
 
 class UploadBusy(Exception):
@@ -161,8 +168,13 @@ class Staging:
 
 class _BlockWriter:
     """Chunks to one open file in WRITE_BUFFER blocks, each written (pwritev: the chunks go
-    to the kernel as they came, with no join of ours) and hashed in a worker thread while
-    the next block fills. Blocks are written in order, one at a time."""
+    to the kernel as they came, with no join of ours) in a worker thread, and hashed at
+    the same time in a hashing thread, while the next block fills. Blocks are written in
+    order, one at a time.
+
+    One hand-off from the event loop per block, not two: each one costs the loop more
+    than its own few calls (measured: a worker thread hop per MiB added ~0.4 ms of the
+    loop's CPU per MB received), and the loop is what bounds an upload."""
 
     def __init__(self, fd: int, offset: int, hasher: Any) -> None:
         self.fd = fd
@@ -237,18 +249,30 @@ async def _unstoppable(future: asyncio.Future[int]) -> int:
 
 
 def _write_block(fd: int, parts: list[bytes], at: int, hasher: Any) -> int:
-    """One block at `at`, then into the running hash (both release the GIL); its size."""
-    total = sum(len(p) for p in parts)
-    done = os.pwritev(fd, parts, at)
-    if done < total:  # a short write (rare on regular files): finish it plainly
-        rest = memoryview(b"".join(parts))[done:]
-        while rest:
-            n = os.pwrite(fd, rest, at + done)
-            done, rest = done + n, rest[n:]
-    if hasher is not None:
-        for part in parts:
-            hasher.update(part)
+    """One block at `at`, and into the running hash in a hashing thread meanwhile (both
+    release the GIL): the block takes the longer of the two, not their sum. Returns once
+    both are done (the hash's error, if any, is raised after the write is over); its size."""
+    hashed = _hashing.submit(_hash_block, hasher, parts) if hasher is not None else None
+    try:
+        total = sum(len(p) for p in parts)
+        done = os.pwritev(fd, parts, at)
+        if done < total:  # a short write (rare on regular files): finish it plainly
+            rest = memoryview(b"".join(parts))[done:]
+            while rest:
+                n = os.pwrite(fd, rest, at + done)
+                done, rest = done + n, rest[n:]
+    except BaseException:
+        if hashed is not None:
+            futures.wait([hashed])  # never left running: the caller drops the hasher
+        raise
+    if hashed is not None:
+        hashed.result()
     return total
+
+
+def _hash_block(hasher: Any, parts: list[bytes]) -> None:
+    for part in parts:
+        hasher.update(part)
 
 
 class OffsetMismatch(Exception):

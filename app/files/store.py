@@ -47,6 +47,18 @@ async def update_file(session: AsyncSession, file_id: str, values: dict[str, Any
     await session.execute(update(StoredFile).where(col(StoredFile.id) == file_id).values(**values))
 
 
+async def settle_pending_file(session: AsyncSession, file_id: str, values: dict[str, Any]) -> bool:
+    """Update an upload that is still pending; False when it is not (published or refused
+    meanwhile, or gone)."""
+    result = await session.execute(
+        update(StoredFile)
+        .where(col(StoredFile.id) == file_id, col(StoredFile.status) == "pending")
+        .values(**values)
+        .returning(col(StoredFile.id))
+    )
+    return result.scalar_one_or_none() is not None
+
+
 async def delete_files(session: AsyncSession, file_ids: Sequence[str]) -> None:
     if file_ids:
         await session.execute(delete(StoredFile).where(col(StoredFile.id).in_(list(file_ids))))

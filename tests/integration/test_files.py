@@ -16,7 +16,8 @@ from PIL import Image
 
 from app.accounts.service import ProfileChanges
 from app.asgi import service_app
-from app.errors import AppError
+from app.errors import AppError, ErrorCode
+from app.files import store
 from app.files.service import UploadTicket
 from app.groups.service import SettingsChanges
 from app.messaging.content import MessageType
@@ -332,6 +333,45 @@ async def test_the_same_bytes_are_stored_once_and_survive_until_the_last_file_go
         assert (await http.get(f"/api/app/files/{f['id']}", headers=bearer(ann))).status_code == 404
 
 
+async def test_an_upload_settled_meanwhile_is_not_published_twice(services: Services, http: httpx.AsyncClient) -> None:
+    """The request that writes an upload's last byte publishes it with the record it read
+    at its start (no second read under the lock). Had another request published the upload
+    meanwhile and died before dropping the staged bytes, the publishing transaction finds
+    the record no longer pending: the file is answered as published, once, and the stale
+    bytes go."""
+    ann = await factories.account(services, "ann")
+    data = media.pdf() + b"once"
+    t = await ticket(services, ann, data, mime="application/pdf")
+    async with services.db.read() as session:
+        stale = await store.get_file(session, t.file.id)
+    assert stale is not None and stale.status == "pending"
+    published = (await put(http, t, data)).json()["file"]
+    staged = services.files.staging.path(t.file.id)
+    staged.write_bytes(data)  # what a request that died after its commit leaves behind
+    again = await services.files._finalize(t.file.id, pending=stale)
+    assert (again.status, again.sha256) == ("ready", published["sha256"])
+    async with services.db.read() as session:
+        record = await store.get_file(session, t.file.id)
+        assert record is not None and record.blob_id is not None
+        blob = await store.get_blob(session, record.blob_id)
+    assert blob is not None and blob.ref_count == 1  # not claimed a second time
+    root = services.files.sources[0].root  # type: ignore[attr-defined]
+    assert len([p for p in root.rglob("*") if p.is_file()]) == 1  # nor stored twice
+    assert not staged.exists()
+    # swept away meanwhile: nothing is published, and the upload is not found
+    gone = await ticket(services, ann, data, mime="application/pdf")
+    async with services.db.read() as session:
+        stale = await store.get_file(session, gone.file.id)
+    async with services.db.transaction() as tx:
+        await store.delete_files(tx.session, [gone.file.id])
+    await services.files.staging.create(gone.file.id)
+    services.files.staging.path(gone.file.id).write_bytes(data)
+    with pytest.raises(AppError) as refused:
+        await services.files._finalize(gone.file.id, pending=stale)
+    assert refused.value.code is ErrorCode.NOT_FOUND
+    assert len([p for p in root.rglob("*") if p.is_file()]) == 1
+
+
 async def test_quota_counts_stored_and_pending_bytes(services: Services, settings_factory: Any) -> None:
     ann = await factories.account(services, "ann")
     services.files.config.user_quota_bytes = 1000
@@ -600,6 +640,7 @@ async def test_an_attachment_costs_the_send_one_query_and_one_insert_and_text_no
     await cost("text", {"text": "warm up"}, "w")
     text = await cost("text", {"text": "hi"}, "t")
     attached = await cost("file", {"fileId": doc["id"], "name": "a.pdf", "size": 1}, "f")
+
     def touching_files(found: list[str]) -> list[str]:
         return [s.split()[0] for s in found if " files" in s or "file_refs" in s or "file_blobs" in s]
 

@@ -101,3 +101,24 @@ async def test_a_cancelled_request_waits_for_the_thread_before_closing_the_file(
     assert len(on_disk) >= finished[0] and on_disk == data[: len(on_disk)]
     known = staged.known_sha256("f", len(on_disk))
     assert known is None or known == hashlib.sha256(on_disk).hexdigest()
+
+
+def test_a_block_is_hashed_while_written_and_a_failed_write_waits_for_its_hash(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    class SlowHasher:
+        def update(self, part: bytes) -> None:
+            time.sleep(0.05)
+            seen.append(len(part))
+
+    path = tmp_path / "f"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_RDONLY)  # writing through it fails (EBADF)
+    try:
+        with pytest.raises(OSError):
+            staging_module._write_block(fd, [b"x" * 10, b"y" * 5], 0, SlowHasher())
+    finally:
+        os.close(fd)
+    # the hashing thread had finished before the error was raised: the caller may drop
+    # (or reuse) the hasher without a thread still feeding it
+    assert seen == [10, 5]
