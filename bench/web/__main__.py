@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -127,6 +128,8 @@ async def main() -> None:
     if proc.returncode != 0 or not lines:
         raise SystemExit(f"driver failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     r = json.loads(lines[-1])
+    if os.environ.get("BENCH_WEB_DEBUG"):  # the driver's per-message timings, as it logged them
+        print(proc.stderr)
     if not r.get("ok"):
         raise SystemExit(json.dumps(r, indent=2))
     s = r["sendToRender"]
@@ -138,6 +141,14 @@ async def main() -> None:
     print(f"| send to render, max | {s['max']:.1f} ms | |")
     n, c = s["toSocket"], s["socketToRender"]
     print(f"| - of which click to the event on B's socket, p50 / p99 | {n['p50']:.1f} / {n['p99']:.1f} ms | |")
+    for key, label in (
+        ("toFetch", "click to the client's fetch() of the send (A's client)"),
+        ("toWire", "fetch() to the request on the wire (A's Chromium network stack)"),
+        ("wireToSocket", "request on the wire to the event on B's socket (server, B's Chromium)"),
+        ("answer", "request on the wire to the first byte of A's answer (server)"),
+    ):
+        if s.get(key, {}).get("n"):
+            print(f"|   - {label}, p50 / p99 | {s[key]['p50']:.1f} / {s[key]['p99']:.1f} ms | |")
     print(f"| - of which B's socket to the row on screen (the client), p50 / p99 | {c['p50']:.1f} / {c['p99']:.1f} ms | |")
     b = r["baseline"]
     print(f"| same trip without a browser (Node: HTTP send, graphql-ws receive), p50 / p99 | {b['p50']:.1f} / {b['p99']:.1f} ms | |")

@@ -57,11 +57,46 @@ function recordArrivals() {
   };
 }
 
+/** In the page (A): note when the client calls fetch() for a messageSend, so that the
+ * request's own resource timing can be found (when it went on the wire, when the answer
+ * came): A's side of the trip split into the client, Chromium's network stack, the server. */
+function recordSends() {
+  window.__sendCalls = [];
+  const realFetch = window.fetch;
+  window.fetch = function (url, init) {
+    if (init && typeof init.body === "string" && init.body.includes("messageSend")) {
+      window.__sendCalls.push(performance.now());
+    }
+    return realFetch.apply(this, arguments);
+  };
+}
+
+/** In the page (A): the last messageSend's fetch call and its resource timing, epoch ms. */
+function lastSendTiming() {
+  const called = window.__sendCalls[window.__sendCalls.length - 1];
+  const entry = performance
+    .getEntriesByType("resource")
+    .filter((e) => e.name.endsWith("/graphql") && e.startTime >= called - 0.5)
+    .sort((a, b) => a.startTime - b.startTime)[0];
+  if (called === undefined || !entry || !entry.requestStart) return null;
+  const epoch = (t) => performance.timeOrigin + t;
+  return {
+    called: epoch(called),
+    requestStart: epoch(entry.requestStart),
+    responseStart: epoch(entry.responseStart),
+    connecting: entry.connectEnd - entry.connectStart, // > 0: a new connection for this request
+    started: epoch(entry.startTime),
+  };
+}
+
 async function sendToRender(browser) {
   const A = await H.openDevice(browser, base, { name: "sender" });
   const B = await H.openDevice(browser, base, { name: "receiver" });
   await B.page.addInitScript(recordArrivals);
   await B.page.reload();
+  await A.page.addInitScript(recordSends);
+  await A.page.reload();
+  await A.page.evaluate(() => performance.setResourceTimingBufferSize(100000));
   await H.login(A.page, user(cfg.sender));
   await H.login(B.page, user(cfg.receiver));
   await openChat(A.page, cfg.receiver);
@@ -70,6 +105,10 @@ async function sendToRender(browser) {
   const latencies = [];
   const network = []; // click on A to the event on B's socket: A's request, the server, delivery
   const client = []; // B's socket to the row on B's screen: the client's own work
+  const toFetch = []; // A: click to the client's fetch() of the send
+  const toWire = []; // A: fetch() to the request on the wire (Chromium's network stack)
+  const wireToSocket = []; // the request on the wire to the event on B's socket (server, delivery, B's network stack)
+  const answer = []; // the request on the wire to the first byte of its answer at A
   for (let i = 0; i < cfg.messages; i++) {
     const text = `bench ${i} ${Math.random().toString(36).slice(2)}`;
     const seen = B.page.evaluate((t) => window.__expect(t), text);
@@ -86,11 +125,32 @@ async function sendToRender(browser) {
       network.push(arrived - sentAt);
       client.push(renderedAt - arrived);
     }
+    // A resource timing entry appears once its answer is complete, maybe after B's render.
+    const timing = await A.page
+      .waitForFunction(lastSendTiming, null, { timeout: 5000 })
+      .then((handle) => handle.jsonValue())
+      .catch(() => null);
+    if (timing && arrived) {
+      toFetch.push(timing.called - sentAt);
+      toWire.push(timing.requestStart - timing.called);
+      wireToSocket.push(arrived - timing.requestStart);
+      if (timing.responseStart) answer.push(timing.responseStart - timing.requestStart);
+      if (process.env.BENCH_WEB_DEBUG) process.stderr.write(JSON.stringify({ ...timing, sentAt }) + "\n");
+    }
   }
   const problems = [...A.problems, ...B.problems];
   await A.context.close();
   await B.context.close();
-  return { ...stats(latencies), toSocket: stats(network), socketToRender: stats(client), problems };
+  return {
+    ...stats(latencies),
+    toSocket: stats(network),
+    socketToRender: stats(client),
+    toFetch: stats(toFetch),
+    toWire: stats(toWire),
+    wireToSocket: stats(wireToSocket),
+    answer: stats(answer),
+    problems,
+  };
 }
 
 /** The same trip without a browser: messageSend over HTTP, the event on a graphql-ws
