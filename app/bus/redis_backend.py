@@ -131,9 +131,10 @@ class RedisPubSubBackend(BroadcastBackend):
                 # Other processes miss these (they heal through sync, like everything
                 # published while Redis is down); this process's subscribers have them.
                 self._went_down(exc)
-                self._outgoing.clear()
             except Exception:
                 log.exception("publishing %d bus messages to Redis failed", len(batch))
+        if self._down_since is not None:
+            self._outgoing.clear()  # found down meanwhile (by the reader): these are lost to other processes
 
     async def next_published(self) -> Event:
         return await self._queue.get()
