@@ -496,6 +496,15 @@ async function messageCount(d) {
   });
 }
 
+/** Take a notice down before a screenshot. Notices also go by themselves after 6 s, maybe
+ * between finding one and clicking it: then there is nothing left to click. */
+async function dismissNotice(page) {
+  const notice = page.locator(".notice");
+  if (!(await notice.count())) return;
+  await notice.getByRole("button", { name: "Dismiss" }).click({ timeout: 2000 }).catch(() => {});
+  await notice.waitFor({ state: "detached", timeout: TIMEOUT });
+}
+
 async function filesScenario(browser) {
   const fx = config.fixtures;
   const jo = { username: "joan", password: "correct horse 5", displayName: "Jo" };
@@ -750,7 +759,7 @@ async function filesScenario(browser) {
   await J.page.locator(".msg:not(.pending) .image-message img.thumb:not(.loading)").first().waitFor({ timeout: TIMEOUT });
   await J.page.waitForFunction(() => [...document.querySelectorAll(".chat img")].every((img) => img.complete && img.naturalWidth > 0), null, { timeout: TIMEOUT });
   await J.page.mouse.move(0, 0);
-  if (await J.page.locator(".notice").count()) await J.page.locator(".notice").getByRole("button", { name: "Dismiss" }).click();
+  await dismissNotice(J.page);
   await axe(J, "chat-attachments-desktop");
   await shot(J, "attachments-desktop.png");
   await K.page.goto(`${base}/app/#/c/${await conv(K, "Jo").getAttribute("data-channel-id")}`);
