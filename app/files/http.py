@@ -376,8 +376,8 @@ class FilesDoor:
             "Content-Security-Policy": "default-src 'none'; sandbox",
             "Vary": "Authorization",
         }
-        if found.source.presigned_redirect:
-            url = await found.source.presigned_url(
+        if found.source.redirect is not None:
+            url = await found.source.redirect.presigned_url(
                 blob.key, content_type=content_type, disposition=disposition, expires_in=300
             )
             return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})

@@ -45,10 +45,17 @@ class StorageUnavailable(Exception):
     """The source could not be reached or refused the operation; retry later."""
 
 
+class DownloadRedirect(Protocol):
+    """A source whose downloads may go straight to it: a URL that serves the bytes itself."""
+
+    async def presigned_url(self, key: str, *, content_type: str, disposition: str, expires_in: int) -> str: ...
+
+
 class Source(Protocol):
     id: int
     kind: str
-    presigned_redirect: bool
+    # Set when downloads answer with a redirect to the source (S3 with `presigned_redirect`).
+    redirect: DownloadRedirect | None
     # Look the content up before storing it: True when storing moves the bytes (S3), so
     # a blob already there saves the transfer; False when storing is a hard link, cheaper
     # than the look-up (the publishing transaction still finds a duplicate, and drops it).
@@ -70,8 +77,6 @@ class Source(Protocol):
         ...
 
     async def delete(self, key: str) -> None: ...
-
-    async def presigned_url(self, key: str, *, content_type: str, disposition: str, expires_in: int) -> str: ...
 
 
 def shard_key(sha256: str) -> str:
@@ -137,7 +142,7 @@ class FileRange(io.RawIOBase):
 
 class LocalSource:
     kind = "local"
-    presigned_redirect = False
+    redirect: DownloadRedirect | None = None
 
     def __init__(self, config: StorageSourceSettings, data_dir: Path) -> None:
         self.id = config.id
@@ -212,9 +217,6 @@ class LocalSource:
         path = self.path_of(key)
         await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
 
-    async def presigned_url(self, key: str, *, content_type: str, disposition: str, expires_in: int) -> str:
-        raise NotImplementedError("local sources have no presigned URLs")
-
 
 class S3Source:
     kind = "s3"
@@ -227,7 +229,7 @@ class S3Source:
         self.config = config
         self.bucket = config.bucket or ""
         self.prefix = config.path.strip("/")
-        self.presigned_redirect = config.presigned_redirect
+        self.redirect: DownloadRedirect | None = self if config.presigned_redirect else None
         self._session = aioboto3.Session()
         # Credentials: the standard AWS variables / files / instance roles (never our config).
         self._client_config = s3_client_config(config)
