@@ -31,6 +31,7 @@ from graphql.utilities import strip_ignored_characters
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.events import event_object
+from schema.lru import Lru
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -131,7 +132,7 @@ class Fanout:
 
     def __init__(self, schema: GraphQLSchema) -> None:
         self._schema = schema
-        self._executors: OrderedDict[Document, Executor | None] = OrderedDict()
+        self._executors: Lru[Document, Executor | None] = Lru(DOCUMENTS_KEPT)
         self._payloads: IdentityCache[str | None] = IdentityCache(ITEMS_KEPT)
 
     @property
@@ -141,9 +142,9 @@ class Fanout:
 
     def executor(self, document: Document) -> Executor | None:
         """The document's executor (built once; None: leave it to the normal path)."""
-        if document in self._executors:
-            self._executors.move_to_end(document)
-            return self._executors[document]
+        hit, known = self._executors.lookup(document)
+        if hit:
+            return known
         built: Executor | list[GraphQLError] | None
         try:
             built = EventExecutor.build(
@@ -155,9 +156,7 @@ class Fanout:
         except GraphQLError:
             built = None
         executor = built if isinstance(built, Executor) else None
-        self._executors[document] = executor
-        if len(self._executors) > DOCUMENTS_KEPT:
-            self._executors.popitem(last=False)
+        self._executors.put(document, executor)
         return executor
 
     async def payload(self, item: Any, document: Document, executor: Executor) -> str | None:

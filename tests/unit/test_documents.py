@@ -12,7 +12,8 @@ from strawberry.schema import schema as strawberry_schema
 from app.config import HttpSettings
 from resolvers import ALL_OPERATIONS
 from schema.build import Api
-from schema.documents import DocumentCache, Lru
+from schema.documents import DocumentCache
+from schema.lru import Lru
 
 TWO_OPERATIONS = "query A { __typename } query B { __typename }"
 
